@@ -1,0 +1,44 @@
+//! Command-line definitions (clap derive) and dispatch.
+
+mod bench;
+mod logging;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Train, evaluate and serve Siamese networks: networks that learn whether two inputs are alike.
+#[derive(Debug, Parser)]
+#[command(name = "siamese", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// More log output on stderr (-v: debug, -vv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors on stderr, and no progress bar.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model. With no flags: the chapter's Fashion-MNIST experiment (SPEC.md section 5).
+    Train(train::TrainArgs),
+    /// Measure training-step and embedding throughput of the chapter's model.
+    Bench(bench::BenchArgs),
+}
+
+/// Run the parsed command line; the exit code on success.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Train(args) => train::run(args, cli.verbose, cli.quiet),
+        Command::Bench(args) => {
+            logging::init_stderr(cli.verbose, cli.quiet);
+            bench::run(args)
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! `siamese train`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use siamese::backend::{BackendKind, init_threads};
+use siamese::data::DownloadOptions;
+use siamese::train::{RunDir, TrainConfig, TrainOptions, read_json, train};
+
+use super::logging;
+
+/// Flags of `siamese train`. Each overrides one setting of the chapter's experiment.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Passes over the training pairs [default: 13].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Pairs per training step [default: 128].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// RMSprop learning rate [default: 0.001].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Contrastive-loss margin [default: 1].
+    #[arg(long)]
+    pub margin: Option<f32>,
+    /// Seed of every random choice (pairs, initial weights, shuffles) [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Classes to train on, comma-separated [default: 0,1,2,4,5,9].
+    #[arg(long, value_delimiter = ',')]
+    pub classes: Option<Vec<u8>>,
+    /// Dataset: fashion-mnist or mnist [default: fashion-mnist].
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Folder holding the dataset's files (e.g. ../shared/data/fashion-mnist). Without it:
+    /// $SIAMESE_DATA/<dataset>, else the user cache folder, downloading missing files.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Use at most N images per class of the training split (quick runs; protocol unchanged).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// The run folder [default: runs/<dataset>-seed<seed>, numbered if it exists].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the run in this folder from its last checkpoint, with its saved settings.
+    #[arg(long, value_name = "RUN", conflicts_with_all = [
+        "epochs", "batch_size", "lr", "margin", "seed", "classes", "dataset", "limit", "out"
+    ])]
+    pub resume: Option<PathBuf>,
+    /// Replace the run already in --out instead of refusing.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Never download dataset files; fail if they are missing.
+    #[arg(long)]
+    pub no_download: bool,
+    /// Compute backend: flex (CPU), cuda or wgpu (the last two need those cargo features).
+    #[arg(long, default_value = "flex")]
+    pub backend: String,
+    /// CPU threads for the compute pool [default: one per core].
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl TrainArgs {
+    fn config(&self) -> TrainConfig {
+        let mut c = TrainConfig::default();
+        if let Some(v) = self.epochs {
+            c.epochs = v;
+        }
+        if let Some(v) = self.batch_size {
+            c.batch_size = v;
+        }
+        if let Some(v) = self.lr {
+            c.learning_rate = v;
+        }
+        if let Some(v) = self.margin {
+            c.margin = v;
+        }
+        if let Some(v) = self.seed {
+            c.seed = v;
+        }
+        if let Some(v) = &self.classes {
+            c.classes = v.clone();
+        }
+        if let Some(v) = &self.dataset {
+            c.dataset = v.clone();
+        }
+        c.data_dir = self.data_dir.clone();
+        c.limit = self.limit;
+        c
+    }
+}
+
+/// A fresh default run folder: `runs/<dataset>-seed<seed>`, numbered when taken.
+fn default_out(config: &TrainConfig) -> PathBuf {
+    let base = PathBuf::from("runs").join(format!("{}-seed{}", config.dataset, config.seed));
+    if !base.exists() {
+        return base;
+    }
+    (2..)
+        .map(|i| PathBuf::from(format!("{}-{i}", base.display())))
+        .find(|p| !p.exists())
+        .unwrap_or(base)
+}
+
+fn holds_a_run(dir: &Path) -> bool {
+    RunDir::new(dir).config_path().exists()
+}
+
+pub fn run(args: TrainArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode> {
+    let backend = BackendKind::parse(&args.backend).map_err(anyhow::Error::msg)?;
+    init_threads(args.threads).map_err(anyhow::Error::msg)?;
+    let (config, out, resume) = match &args.resume {
+        Some(run) => {
+            let path = RunDir::new(run).config_path();
+            if !path.exists() {
+                bail!(
+                    "cannot resume {}: it holds no config.json, so it is not a run folder",
+                    run.display()
+                );
+            }
+            let mut config: TrainConfig =
+                read_json(&path).with_context(|| format!("reading {}", path.display()))?;
+            if args.data_dir.is_some() {
+                config.data_dir = args.data_dir.clone();
+            }
+            (config, run.clone(), true)
+        }
+        None => {
+            let config = args.config();
+            let out = args.out.clone().unwrap_or_else(|| default_out(&config));
+            if holds_a_run(&out) && !args.overwrite {
+                bail!(
+                    "{} already holds a run; pass --resume {} to continue it, --overwrite to replace it, or another --out",
+                    out.display(),
+                    out.display()
+                );
+            }
+            if args.overwrite && out.exists() {
+                std::fs::remove_dir_all(&out)
+                    .with_context(|| format!("removing {}", out.display()))?;
+            }
+            (config, out, false)
+        }
+    };
+    config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid setting: {e}"))?;
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("creating run folder {}", out.display()))?;
+    logging::init_with_file(verbose, quiet, &out.join("train.log"))?;
+    tracing::info!("run folder {}", out.display());
+    let device = backend.device().map_err(anyhow::Error::msg)?;
+    let options = TrainOptions {
+        out: out.clone(),
+        resume,
+        progress: !quiet,
+        download: DownloadOptions {
+            allow_download: !args.no_download,
+            ..DownloadOptions::default()
+        },
+        device,
+        stop_after: None,
+    };
+    let outcome = train(&config, &options)?;
+    if let Some(acc) = outcome.metrics.test_accuracy {
+        println!("Accuracy on test set: {:.2}%", acc * 100.0);
+    }
+    println!("Run folder: {}", outcome.run.root().display());
+    Ok(ExitCode::SUCCESS)
+}

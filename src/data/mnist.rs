@@ -1,0 +1,303 @@
+//! Image classification datasets stored in the MNIST IDX layout
+//! (Fashion-MNIST and MNIST): file names, checksums, mirrors, data folder
+//! resolution and loading of a train or test split.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::download::{DownloadOptions, ensure_files_with};
+use super::error::DataError;
+use super::idx::{IdxArray, read_idx};
+
+/// Training images file name, shared by all datasets in this layout.
+pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte.gz";
+/// Training labels file name.
+pub const TRAIN_LABELS: &str = "train-labels-idx1-ubyte.gz";
+/// Test images file name.
+pub const TEST_IMAGES: &str = "t10k-images-idx3-ubyte.gz";
+/// Test labels file name.
+pub const TEST_LABELS: &str = "t10k-labels-idx1-ubyte.gz";
+
+/// IDX magic number of an unsigned-byte image file (3 dimensions).
+pub const IMAGES_MAGIC: u32 = 2051;
+/// IDX magic number of an unsigned-byte label file (1 dimension).
+pub const LABELS_MAGIC: u32 = 2049;
+
+/// A dataset distributed as four gzip-compressed IDX files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdxDataset {
+    /// Zalando's Fashion-MNIST: 28x28 grey images of 10 clothing classes.
+    FashionMnist,
+    /// The classic MNIST handwritten digits.
+    Mnist,
+}
+
+impl IdxDataset {
+    /// Every dataset, in a fixed order.
+    pub const ALL: [IdxDataset; 2] = [IdxDataset::FashionMnist, IdxDataset::Mnist];
+
+    /// Short name, also the name of the dataset's sub-folder under a data root.
+    pub fn name(self) -> &'static str {
+        match self {
+            IdxDataset::FashionMnist => "fashion-mnist",
+            IdxDataset::Mnist => "mnist",
+        }
+    }
+
+    /// Human-readable class names, indexed by label.
+    pub fn class_names(self) -> &'static [&'static str] {
+        match self {
+            IdxDataset::FashionMnist => &[
+                "T-shirt/top",
+                "Trouser",
+                "Pullover",
+                "Dress",
+                "Coat",
+                "Sandal",
+                "Shirt",
+                "Sneaker",
+                "Bag",
+                "Ankle boot",
+            ],
+            IdxDataset::Mnist => &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+        }
+    }
+
+    /// Number of classes (labels are `0..num_classes()`).
+    pub fn num_classes(self) -> usize {
+        self.class_names().len()
+    }
+
+    /// The four files as `(file name, published MD5 of the .gz file)`.
+    pub fn files(self) -> [(&'static str, &'static str); 4] {
+        match self {
+            IdxDataset::FashionMnist => [
+                (TRAIN_IMAGES, "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+                (TRAIN_LABELS, "25c81989df183df01b3e8a0aad5dffbe"),
+                (TEST_IMAGES, "bef4ecab320f06d8554ea6380940ec79"),
+                (TEST_LABELS, "bb300cfdad3c16e7a12a480ee83cd310"),
+            ],
+            IdxDataset::Mnist => [
+                (TRAIN_IMAGES, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+                (TRAIN_LABELS, "d53e105ee54ea40749a09fcbcd1e9432"),
+                (TEST_IMAGES, "9fb629c4189551a2d022fa330f9573f3"),
+                (TEST_LABELS, "ec29112dd5afa0611ce80d1b7f02629c"),
+            ],
+        }
+    }
+
+    /// Public mirror base URLs, tried in order; a file's URL is base + file name.
+    pub fn mirrors(self) -> &'static [&'static str] {
+        match self {
+            IdxDataset::FashionMnist => {
+                &["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
+            }
+            IdxDataset::Mnist => &[
+                "https://ossci-datasets.s3.amazonaws.com/mnist/",
+                "https://storage.googleapis.com/cvdf-datasets/mnist/",
+            ],
+        }
+    }
+}
+
+/// Which half of a dataset to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Split {
+    /// The training split (`train-*` files).
+    Train,
+    /// The test split (`t10k-*` files).
+    Test,
+}
+
+impl Split {
+    /// File name of this split's images.
+    pub fn images_file(self) -> &'static str {
+        match self {
+            Split::Train => TRAIN_IMAGES,
+            Split::Test => TEST_IMAGES,
+        }
+    }
+
+    /// File name of this split's labels.
+    pub fn labels_file(self) -> &'static str {
+        match self {
+            Split::Train => TRAIN_LABELS,
+            Split::Test => TEST_LABELS,
+        }
+    }
+}
+
+/// A loaded split: grey-scale images with one class label each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSet {
+    /// All images, row-major, `len() * rows * cols` bytes with values 0..=255.
+    pub images: Vec<u8>,
+    /// One label per image, each `< num_classes`.
+    pub labels: Vec<u8>,
+    /// Image height in pixels.
+    pub rows: usize,
+    /// Image width in pixels.
+    pub cols: usize,
+    /// Number of classes of the dataset.
+    pub num_classes: usize,
+}
+
+impl ImageSet {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when the set holds no images.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Pixels of image `i` (`rows * cols` bytes, row-major).
+    ///
+    /// # Panics
+    /// If `i >= self.len()`, like slice indexing.
+    pub fn image(&self, i: usize) -> &[u8] {
+        let size = self.rows * self.cols;
+        &self.images[i * size..(i + 1) * size]
+    }
+}
+
+/// Loads one split of `dataset` from `dir`, the folder holding its four files.
+///
+/// The image file must be 3-D (magic 2051) and the label file 1-D (magic
+/// 2049); both must hold the same number of items and every label must be a
+/// valid class index. Errors name the offending file.
+pub fn load_split(dataset: IdxDataset, dir: &Path, split: Split) -> Result<ImageSet, DataError> {
+    let images_path = dir.join(split.images_file());
+    let labels_path = dir.join(split.labels_file());
+    let images = read_required(dir, split.images_file())?;
+    check_rank(&images, &images_path, 3, IMAGES_MAGIC, "images")?;
+    let labels = read_required(dir, split.labels_file())?;
+    check_rank(&labels, &labels_path, 1, LABELS_MAGIC, "labels")?;
+
+    let (n_images, n_labels) = (images.dims[0], labels.dims[0]);
+    if n_images != n_labels {
+        return Err(DataError::ImageLabelCountMismatch {
+            images: images_path,
+            labels: labels_path,
+            n_images,
+            n_labels,
+        });
+    }
+    let num_classes = dataset.num_classes();
+    if let Some((index, &label)) = labels
+        .data
+        .iter()
+        .enumerate()
+        .find(|&(_, &l)| usize::from(l) >= num_classes)
+    {
+        return Err(DataError::LabelOutOfRange {
+            path: labels_path,
+            index,
+            label,
+            num_classes,
+        });
+    }
+    tracing::info!(
+        dataset = dataset.name(),
+        split = ?split,
+        images = n_images,
+        rows = images.dims[1],
+        cols = images.dims[2],
+        "loaded"
+    );
+    Ok(ImageSet {
+        rows: images.dims[1],
+        cols: images.dims[2],
+        images: images.data,
+        labels: labels.data,
+        num_classes,
+    })
+}
+
+/// Reads `dir/file`, turning "not found" into [`DataError::Missing`].
+fn read_required(dir: &Path, file: &str) -> Result<IdxArray, DataError> {
+    match read_idx(&dir.join(file)) {
+        Err(DataError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Err(DataError::Missing {
+                dir: dir.to_path_buf(),
+                file: file.to_string(),
+                hint: "expected the dataset's four IDX .gz files in this folder; pass \
+                       --data-dir <folder> pointing to a folder that holds them, or allow \
+                       downloads"
+                    .into(),
+            })
+        }
+        other => other,
+    }
+}
+
+fn check_rank(
+    array: &IdxArray,
+    path: &Path,
+    rank: usize,
+    magic: u32,
+    what: &str,
+) -> Result<(), DataError> {
+    if array.dims.len() == rank {
+        return Ok(());
+    }
+    Err(DataError::BadMagic {
+        path: path.to_path_buf(),
+        found: array.magic(),
+        expected: format!("{magic} ({magic:#010x}: unsigned-byte {what} with {rank} dimension(s))"),
+    })
+}
+
+/// The folder holding `dataset`'s files.
+///
+/// `explicit` (the user's `--data-dir`) wins; otherwise `$SIAMESE_DATA/<name>`
+/// when that variable is set; otherwise the per-user cache
+/// `$XDG_CACHE_HOME/siamese/<name>` or `$HOME/.cache/siamese/<name>`.
+pub fn resolve_data_dir(dataset: IdxDataset, explicit: Option<&Path>) -> PathBuf {
+    resolve_from(
+        dataset,
+        explicit,
+        std::env::var_os("SIAMESE_DATA"),
+        std::env::var_os("XDG_CACHE_HOME"),
+        std::env::var_os("HOME"),
+    )
+}
+
+fn resolve_from(
+    dataset: IdxDataset,
+    explicit: Option<&Path>,
+    siamese_data: Option<OsString>,
+    xdg_cache: Option<OsString>,
+    home: Option<OsString>,
+) -> PathBuf {
+    if let Some(dir) = explicit {
+        return dir.to_path_buf();
+    }
+    let set = |v: Option<OsString>| v.filter(|s| !s.is_empty()).map(PathBuf::from);
+    if let Some(root) = set(siamese_data) {
+        return root.join(dataset.name());
+    }
+    // The XDG spec says relative values are to be ignored.
+    let cache = set(xdg_cache)
+        .filter(|p| p.is_absolute())
+        .or_else(|| set(home).map(|h| h.join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("siamese").join(dataset.name())
+}
+
+/// Makes sure `dir` holds `dataset`'s four files, downloading missing ones
+/// from its mirrors (or `opts.mirrors`) with MD5 verification.
+/// See [`ensure_files_with`] for the details.
+pub fn ensure_files(
+    dataset: IdxDataset,
+    dir: &Path,
+    opts: &DownloadOptions,
+) -> Result<(), DataError> {
+    ensure_files_with(dir, &dataset.files(), dataset.mirrors(), opts)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,70 @@
+//! The serialisable description of a model: everything `evaluate`, `compare` and `embed` need
+//! to rebuild it from a run folder.
+
+use serde::{Deserialize, Serialize};
+
+/// The shape and scaling of one input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputSpec {
+    /// Channels (1 for grey images).
+    pub channels: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Width in pixels.
+    pub width: usize,
+    /// How raw 8-bit pixels become model input, e.g. "x / 255 (float32, 0..1)".
+    pub normalisation: String,
+    /// Whether the data has a light object on a black background (as Fashion-MNIST).
+    pub light_on_dark: bool,
+}
+
+/// Which encoder sits under the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncoderKind {
+    /// The chapter's CNN: conv 32@7x7, max-pool 2x2, conv 64@3x3, dense 128, all ReLU.
+    ChapterCnn,
+}
+
+/// A model's architecture and the numbers that define how it is scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// The head: "siamese" (shared weights, Euclidean distance).
+    pub architecture: String,
+    /// The encoder.
+    pub encoder: EncoderKind,
+    /// The input the encoder takes.
+    pub input: InputSpec,
+    /// Embedding size.
+    pub embedding_dim: usize,
+    /// Distance between embeddings ("euclidean").
+    pub distance: String,
+    /// The floor on the squared distance before the square root.
+    pub distance_epsilon: f32,
+    /// L2 penalty on every kernel (`l2 * sum(w^2)`).
+    pub kernel_l2: f32,
+    /// L1 penalty on every bias (`l1 * sum(|b|)`).
+    pub bias_l1: f32,
+}
+
+impl ModelConfig {
+    /// The chapter's model on 28x28 grey images.
+    pub fn chapter() -> Self {
+        Self {
+            architecture: "siamese".to_string(),
+            encoder: EncoderKind::ChapterCnn,
+            input: InputSpec {
+                channels: 1,
+                height: 28,
+                width: 28,
+                normalisation: "x / 255 as float32, in [0, 1]".to_string(),
+                light_on_dark: true,
+            },
+            embedding_dim: 128,
+            distance: "euclidean".to_string(),
+            distance_epsilon: 1e-7,
+            kernel_l2: 0.01,
+            bias_l1: 0.01,
+        }
+    }
+}

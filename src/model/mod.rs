@@ -1,0 +1,11 @@
+//! Models: encoders map one input to an embedding; heads say how inputs meet.
+
+mod config;
+mod encoder;
+mod init;
+mod siamese;
+
+pub use config::{EncoderKind, InputSpec, ModelConfig};
+pub use encoder::{ChapterCnn, ChapterCnnConfig};
+pub use init::glorot_uniform;
+pub use siamese::SiameseNet;

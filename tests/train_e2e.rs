@@ -1,0 +1,144 @@
+//! End-to-end training on a subset of the real Fashion-MNIST: learning, determinism, resume.
+//!
+//! The data root is `$SIAMESE_DATA`, else `../shared/data` beside the repository.
+
+use std::path::PathBuf;
+
+use burn::tensor::Device;
+use siamese::data::DownloadOptions;
+use siamese::model::SiameseNet;
+use siamese::rng::{Stream, stream_rng};
+use siamese::train::{
+    MODEL_WEIGHTS, Metrics, TrainConfig, TrainOptions, load_weights, read_json, train,
+};
+
+fn data_root() -> PathBuf {
+    let root = std::env::var_os("SIAMESE_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    assert!(
+        root.join("fashion-mnist").is_dir(),
+        "test data missing: {} has no fashion-mnist folder (set SIAMESE_DATA)",
+        root.display()
+    );
+    root
+}
+
+fn config(limit: usize, epochs: usize) -> TrainConfig {
+    TrainConfig {
+        data_dir: Some(data_root().join("fashion-mnist")),
+        limit: Some(limit),
+        epochs,
+        ..TrainConfig::default()
+    }
+}
+
+fn options(out: PathBuf) -> TrainOptions {
+    TrainOptions {
+        out,
+        resume: false,
+        progress: false,
+        download: DownloadOptions {
+            allow_download: false,
+            ..DownloadOptions::default()
+        },
+        device: Device::flex(),
+        stop_after: None,
+    }
+}
+
+fn weights(run: &std::path::Path, config: &TrainConfig) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    let device = Device::flex();
+    let blank = SiameseNet::init(&config.model, &device, &mut stream_rng(999, Stream::Init));
+    load_weights(blank, &run.join(MODEL_WEIGHTS))
+        .unwrap()
+        .parameters()
+}
+
+#[test]
+fn short_training_learns() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(400, 4);
+    let outcome = train(&cfg, &options(dir.path().join("run"))).unwrap();
+    let m = &outcome.metrics;
+    // 6 classes x (320 - 1) x 2 training pairs; 75% of them fit, 25% validate.
+    assert_eq!(m.train_pairs + m.validation_pairs, 6 * 319 * 2);
+    assert_eq!(m.train_pairs, 2871);
+    assert_eq!(m.test_pairs, 6 * 79 * 2);
+    let first = m.epochs.first().unwrap().loss;
+    let last = m.epochs.last().unwrap().loss;
+    assert!(last < first * 0.8, "loss did not fall: {first} -> {last}");
+    let acc = m.test_accuracy.unwrap();
+    // Chance is 0.5 (balanced pairs); a few epochs on 400 images per class reach well above.
+    assert!(
+        acc > 0.75,
+        "test accuracy {acc} is not clearly above chance"
+    );
+    // Everything the run folder must hold.
+    for name in [
+        "model.bpk",
+        "model.json",
+        "config.json",
+        "metrics.json",
+        "loss.png",
+        "sample.png",
+    ] {
+        assert!(outcome.run.file(name).is_file(), "{name} missing");
+    }
+    let on_disk: Metrics = read_json(&outcome.run.file("metrics.json")).unwrap();
+    assert_eq!(on_disk.epochs.len(), 4);
+    assert_eq!(on_disk.test_accuracy, m.test_accuracy);
+}
+
+#[test]
+fn same_seed_same_weights_and_resume_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(60, 3);
+    // Two uninterrupted runs.
+    let a = train(&cfg, &options(dir.path().join("a"))).unwrap();
+    let b = train(&cfg, &options(dir.path().join("b"))).unwrap();
+    assert_eq!(
+        a.metrics
+            .epochs
+            .iter()
+            .map(|e| e.loss.to_bits())
+            .collect::<Vec<_>>(),
+        b.metrics
+            .epochs
+            .iter()
+            .map(|e| e.loss.to_bits())
+            .collect::<Vec<_>>()
+    );
+    let wa = weights(&dir.path().join("a"), &cfg);
+    assert_eq!(
+        wa,
+        weights(&dir.path().join("b"), &cfg),
+        "same seed gave different weights"
+    );
+
+    // An interrupted run: one epoch, stop, then resume to the end.
+    let mut first = options(dir.path().join("c"));
+    first.stop_after = Some(1);
+    let partial = train(&cfg, &first).unwrap();
+    assert!(!partial.finished);
+    assert!(!dir.path().join("c").join(MODEL_WEIGHTS).exists());
+    let mut resume = options(dir.path().join("c"));
+    resume.resume = true;
+    let resumed = train(&cfg, &resume).unwrap();
+    assert!(resumed.finished);
+    assert_eq!(resumed.metrics.epochs.len(), 3);
+    assert_eq!(
+        wa,
+        weights(&dir.path().join("c"), &cfg),
+        "resumed run ended with other weights"
+    );
+    assert_eq!(resumed.metrics.test_accuracy, a.metrics.test_accuracy);
+
+    // Another seed gives other weights.
+    let other = TrainConfig {
+        seed: 1,
+        ..cfg.clone()
+    };
+    train(&other, &options(dir.path().join("d"))).unwrap();
+    assert_ne!(wa, weights(&dir.path().join("d"), &other));
+}
