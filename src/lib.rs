@@ -16,6 +16,7 @@ pub mod eval;
 pub mod io;
 pub mod loss;
 pub mod model;
+pub mod ops;
 pub mod optim;
 pub mod rng;
 pub mod sampling;

@@ -9,6 +9,7 @@ use burn::tensor::{Device, Tensor};
 use rand::Rng;
 
 use super::init::glorot_uniform;
+use crate::ops;
 
 /// Sizes of the chapter's CNN.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,10 +98,38 @@ pub struct ChapterCnn {
 
 impl ChapterCnn {
     /// Embeddings `[batch, embedding_dim]` of images `[batch, channels, height, width]`.
+    ///
+    /// On burn's `flex` CPU backend this runs our fused kernels ([`crate::ops`]); elsewhere
+    /// burn's own ops. Both compute the same function: the feature map is flattened in
+    /// height, width, channel order (as Keras does), so weights move between them unchanged.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        if ops::fast_path_available(&images.device()) {
+            self.forward_fast(images)
+        } else {
+            self.forward_standard(images)
+        }
+    }
+
+    /// [`Self::forward`] with burn's own ops only.
+    pub(crate) fn forward_standard(&self, images: Tensor<4>) -> Tensor<2> {
         let x = relu(self.conv1.forward(images));
         let x = self.pool.forward(x);
         let x = relu(self.conv2.forward(x));
+        let x: Tensor<2> = x.permute([0, 2, 3, 1]).flatten(1, 3);
+        relu(self.dense.forward(x))
+    }
+
+    /// [`Self::forward`] with our fused NHWC kernels (burn's `flex` backend only).
+    pub(crate) fn forward_fast(&self, images: Tensor<4>) -> Tensor<2> {
+        let [batch, channels, height, width] = images.dims();
+        let x = if channels == 1 {
+            images.reshape([batch, height, width, 1])
+        } else {
+            images.permute([0, 2, 3, 1])
+        };
+        let x = ops::conv2d_nhwc_relu(x, self.conv1.weight.val(), conv_bias(&self.conv1));
+        let x = ops::max_pool2x2_nhwc(x);
+        let x = ops::conv2d_nhwc_relu(x, self.conv2.weight.val(), conv_bias(&self.conv2));
         let x: Tensor<2> = x.flatten(1, 3);
         relu(self.dense.forward(x))
     }
@@ -123,5 +152,84 @@ impl ChapterCnn {
             .reduce(|a, b| a + b)
             .unwrap_or_else(|| kernels.zeros_like());
         kernels.mul_scalar(l2) + biases.mul_scalar(l1)
+    }
+}
+
+/// A convolution's bias, or zeros when it has none.
+fn conv_bias(conv: &Conv2d) -> Tensor<1> {
+    match &conv.bias {
+        Some(bias) => bias.val(),
+        None => {
+            let filters = conv.weight.dims()[0];
+            Tensor::zeros([filters], &conv.weight.device())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Distribution, Tensor};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::ChapterCnnConfig;
+
+    fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        let a: Vec<f32> = a.into_data().try_into_vec().unwrap();
+        let b: Vec<f32> = b.into_data().try_into_vec().unwrap();
+        a.iter()
+            .zip(&b)
+            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+    }
+
+    /// The fused fast path and burn's own ops give the same embeddings and the same weight
+    /// gradients (to float rounding: the sums run in another order), so the flatten order and
+    /// every layer agree.
+    #[test]
+    fn fast_path_matches_standard_path() {
+        let device = Device::flex().autodiff();
+        let config = ChapterCnnConfig {
+            channels: 1,
+            height: 28,
+            width: 28,
+            embedding_dim: 16,
+        };
+        let model = config.init(&device, &mut ChaCha8Rng::seed_from_u64(7));
+        let images = Tensor::<4>::random([6, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
+        let fast = model.forward_fast(images.clone());
+        let standard = model.forward_standard(images);
+        let scale: f32 = standard.clone().abs().max().into_scalar();
+        assert!(
+            scale > 0.0,
+            "the embeddings must not be all zero for the check to mean anything"
+        );
+        assert!(max_abs_diff(fast.clone(), standard.clone()) <= 1e-5 * scale.max(1.0));
+
+        let g_fast = fast.sum().backward();
+        let g_std = standard.sum().backward();
+        let pairs = [
+            (
+                model.conv1.weight.grad(&g_fast),
+                model.conv1.weight.grad(&g_std),
+            ),
+            (
+                model.conv2.weight.grad(&g_fast),
+                model.conv2.weight.grad(&g_std),
+            ),
+        ];
+        for (i, (a, b)) in pairs.into_iter().enumerate() {
+            let (a, b) = (a.unwrap(), b.unwrap());
+            let scale = b.clone().abs().max().into_scalar::<f32>().max(1e-3);
+            assert!(
+                max_abs_diff(a, b) <= 1e-4 * scale,
+                "conv{} weight gradient differs",
+                i + 1
+            );
+        }
+        let (a, b) = (
+            model.dense.weight.grad(&g_fast),
+            model.dense.weight.grad(&g_std),
+        );
+        assert!(max_abs_diff(a.unwrap(), b.unwrap()) <= 1e-4);
     }
 }
