@@ -127,8 +127,7 @@ impl ChapterCnn {
         } else {
             images.permute([0, 2, 3, 1])
         };
-        let x = ops::conv2d_nhwc_relu(x, self.conv1.weight.val(), conv_bias(&self.conv1));
-        let x = ops::max_pool2x2_nhwc(x);
+        let x = ops::conv2d_nhwc_relu_pool2x2(x, self.conv1.weight.val(), conv_bias(&self.conv1));
         let x = ops::conv2d_nhwc_relu(x, self.conv2.weight.val(), conv_bias(&self.conv2));
         let x: Tensor<2> = x.flatten(1, 3);
         relu(self.dense.forward(x))

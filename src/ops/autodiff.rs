@@ -45,24 +45,42 @@ impl<B: SiameseKernels> Backward<B, 3> for ConvReluBackward {
     }
 }
 
-/// Backward step of the max-pool.
+/// Backward step of the fused convolution and max-pool.
 #[derive(Debug)]
-struct MaxPoolBackward;
+struct ConvReluPoolBackward;
 
-impl<B: SiameseKernels> Backward<B, 1> for MaxPoolBackward {
-    type State = NodeId;
+impl<B: SiameseKernels> Backward<B, 3> for ConvReluPoolBackward {
+    /// The input and weight (as checkpointed nodes), the op's output and where each maximum
+    /// came from.
+    type State = (NodeId, NodeId, FloatTensor<B>, B::PoolIndex);
 
     fn backward(
         self,
-        ops: Ops<Self::State, 1>,
+        ops: Ops<Self::State, 3>,
         grads: &mut Gradients,
         checkpointer: &mut Checkpointer,
     ) {
-        let [node_x] = ops.parents;
+        let [node_x, node_weight, node_bias] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        if let Some(node) = node_x {
-            let x: FloatTensor<B> = checkpointer.retrieve_node_output(ops.state);
-            grads.register::<B>(node.id, B::max_pool2x2_nhwc_backward(x, grad));
+        let (x_state, weight_state, output, index) = ops.state;
+        let x: FloatTensor<B> = checkpointer.retrieve_node_output(x_state);
+        let weight: FloatTensor<B> = checkpointer.retrieve_node_output(weight_state);
+
+        let (dx, dweight, dbias) = B::conv2d_nhwc_relu_pool2x2_backward(
+            x,
+            weight,
+            (output, index),
+            grad,
+            node_x.is_some(),
+        );
+        if let (Some(node), Some(dx)) = (node_x, dx) {
+            grads.register::<B>(node.id, dx);
+        }
+        if let Some(node) = node_weight {
+            grads.register::<B>(node.id, dweight);
+        }
+        if let Some(node) = node_bias {
+            grads.register::<B>(node.id, dbias);
         }
     }
 }
@@ -96,17 +114,31 @@ impl<B: SiameseKernels, C: CheckpointStrategy> SiameseOps for Autodiff<B, C> {
         }
     }
 
-    fn max_pool2x2_nhwc(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        match MaxPoolBackward
-            .prepare::<C>([x.node()])
+    fn conv2d_nhwc_relu_pool2x2(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        match ConvReluPoolBackward
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
-                prep.finish(x_state, B::max_pool2x2_nhwc(x.into_primitive()))
+                let weight_state = prep.checkpoint(&weight);
+                let (output, index) = B::conv2d_nhwc_relu_pool2x2_indexed(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    bias.into_primitive(),
+                );
+                prep.finish((x_state, weight_state, output.clone(), index), output)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::max_pool2x2_nhwc(x.into_primitive())),
+            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_nhwc_relu_pool2x2(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+            )),
         }
     }
 }

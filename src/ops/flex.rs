@@ -1,11 +1,13 @@
 //! The extension on burn's `flex` CPU backend: tensors in, slices to the kernels, tensors out.
 
+use std::sync::Arc;
+
 use burn::backend::Flex;
 use burn::backend::TensorMetadata;
 use burn::backend::flex::FlexTensor;
 use burn::tensor::TensorData;
 
-use super::kernels::{self, ConvShape, PoolShape};
+use super::kernels::{self, ConvShape, PoolIndex};
 use super::{SiameseKernels, SiameseOps};
 
 fn values(t: &FlexTensor) -> FlexTensor {
@@ -35,14 +37,17 @@ fn conv_shape(x: &FlexTensor, weight: &FlexTensor) -> ConvShape {
     }
 }
 
-fn pool_shape(x: &FlexTensor) -> PoolShape {
-    let xs = x.shape();
-    PoolShape {
-        batch: xs[0],
-        height: xs[1],
-        width: xs[2],
-        channels: xs[3],
-    }
+/// The gradients of a convolution as tensors.
+fn gradients(
+    s: &ConvShape,
+    dx: Option<Vec<f32>>,
+    dw: Vec<f32>,
+    db: Vec<f32>,
+) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
+    let dx = dx.map(|dx| tensor(dx, [s.batch, s.height, s.width, s.channels]));
+    let dw = tensor(dw, [s.filters, s.channels, s.kernel_h, s.kernel_w]);
+    let db = FlexTensor::from_data(TensorData::new(db, [s.filters]));
+    (dx, dw, db)
 }
 
 impl SiameseOps for Flex {
@@ -53,11 +58,8 @@ impl SiameseOps for Flex {
         tensor(out, [s.batch, s.out_h(), s.out_w(), s.filters])
     }
 
-    fn max_pool2x2_nhwc(x: FlexTensor) -> FlexTensor {
-        let x = values(&x);
-        let s = pool_shape(&x);
-        let out = kernels::max_pool2x2_forward(slice(&x), &s);
-        tensor(out, [s.batch, s.height / 2, s.width / 2, s.channels])
+    fn conv2d_nhwc_relu_pool2x2(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+        Self::conv2d_nhwc_relu_pool2x2_indexed(x, weight, bias).0
     }
 }
 
@@ -80,16 +82,42 @@ impl SiameseKernels for Flex {
             &s,
             need_dx,
         );
-        let dx = dx.map(|dx| tensor(dx, [s.batch, s.height, s.width, s.channels]));
-        let dw = tensor(dw, [s.filters, s.channels, s.kernel_h, s.kernel_w]);
-        let db = FlexTensor::from_data(TensorData::new(db, [s.filters]));
-        (dx, dw, db)
+        gradients(&s, dx, dw, db)
     }
 
-    fn max_pool2x2_nhwc_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
-        let (x, grad) = (values(&x), values(&grad));
-        let s = pool_shape(&x);
-        let dx = kernels::max_pool2x2_backward(slice(&x), slice(&grad), &s);
-        tensor(dx, [s.batch, s.height, s.width, s.channels])
+    type PoolIndex = Arc<PoolIndex>;
+
+    fn conv2d_nhwc_relu_pool2x2_indexed(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+    ) -> (FlexTensor, Arc<PoolIndex>) {
+        let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
+        let s = conv_shape(&x, &weight);
+        let (out, index) =
+            kernels::conv_relu_pool_forward(slice(&x), slice(&weight), slice(&bias), &s);
+        let shape = [s.batch, s.pooled_h(), s.pooled_w(), s.filters];
+        (tensor(out, shape), Arc::new(index))
+    }
+
+    fn conv2d_nhwc_relu_pool2x2_backward(
+        x: FlexTensor,
+        weight: FlexTensor,
+        (output, index): (FlexTensor, Arc<PoolIndex>),
+        grad: FlexTensor,
+        need_dx: bool,
+    ) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
+        let (x, weight, output, grad) =
+            (values(&x), values(&weight), values(&output), values(&grad));
+        let s = conv_shape(&x, &weight);
+        let (dx, dw, db) = kernels::conv_relu_pool_backward(
+            slice(&x),
+            slice(&weight),
+            (slice(&output), &index),
+            slice(&grad),
+            &s,
+            need_dx,
+        );
+        gradients(&s, dx, dw, db)
     }
 }

@@ -8,7 +8,7 @@ use burn::tensor::{Device, Distribution, Tensor};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{conv2d_nhwc_relu, max_pool2x2_nhwc};
+use super::{conv2d_nhwc_relu, conv2d_nhwc_relu_pool2x2};
 
 /// Largest absolute difference, relative to the largest magnitude of `reference` (at least 1).
 fn rel_diff<const D: usize>(got: Tensor<D>, reference: Tensor<D>) -> f32 {
@@ -39,9 +39,11 @@ fn reference_conv(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4>
     nchw_to_nhwc(relu(conv.forward(nhwc_to_nchw(x))))
 }
 
-fn reference_pool(x: Tensor<4>) -> Tensor<4> {
+/// burn's convolution + bias + ReLU + 2x2 max-pool on the same NHWC tensors.
+fn reference_conv_pool(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
     let pool = MaxPool2dConfig::new([2, 2]).init();
-    nchw_to_nhwc(pool.forward(nhwc_to_nchw(x)))
+    let conv = reference_conv(x, weight, bias);
+    nchw_to_nhwc(pool.forward(nhwc_to_nchw(conv)))
 }
 
 /// Random shapes `(batch, height, width, channels, filters, kernel_h, kernel_w)`: small ones,
@@ -69,108 +71,154 @@ fn conv_cases() -> Vec<[usize; 7]> {
     cases
 }
 
-#[test]
-fn conv_forward_matches_burn() {
-    let device = Device::flex();
-    for [n, h, w, c, f, kh, kw] in conv_cases() {
-        let x = Tensor::<4>::random([n, h, w, c], Distribution::Uniform(-1.0, 1.0), &device);
-        let weight = Tensor::<4>::random([f, c, kh, kw], Distribution::Uniform(-0.5, 0.5), &device);
-        let bias = Tensor::<1>::random([f], Distribution::Uniform(-0.2, 0.2), &device);
-        let got = conv2d_nhwc_relu(x.clone(), weight.clone(), bias.clone());
-        let diff = rel_diff(got, reference_conv(x, weight, bias));
-        assert!(
-            diff < 1e-5,
-            "shape {:?}: relative difference {diff}",
-            [n, h, w, c, f, kh, kw]
-        );
+/// Which op a test exercises: the convolution alone, or followed by the max-pool.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Conv,
+    ConvPool,
+}
+
+impl Op {
+    fn custom(self, x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+        match self {
+            Op::Conv => conv2d_nhwc_relu(x, weight, bias),
+            Op::ConvPool => conv2d_nhwc_relu_pool2x2(x, weight, bias),
+        }
+    }
+
+    fn reference(self, x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+        match self {
+            Op::Conv => reference_conv(x, weight, bias),
+            Op::ConvPool => reference_conv_pool(x, weight, bias),
+        }
+    }
+
+    /// Whether the op is defined for `case` (a pool needs a 2x2 convolution output).
+    fn fits(self, [_, h, w, _, _, kh, kw]: [usize; 7]) -> bool {
+        matches!(self, Op::Conv) || (h - kh + 1 >= 2 && w - kw + 1 >= 2)
+    }
+
+    fn out_shape(self, [n, h, w, _, f, kh, kw]: [usize; 7]) -> [usize; 4] {
+        let (oh, ow) = (h - kh + 1, w - kw + 1);
+        match self {
+            Op::Conv => [n, oh, ow, f],
+            Op::ConvPool => [n, oh / 2, ow / 2, f],
+        }
     }
 }
 
 #[test]
-fn conv_gradients_match_burn() {
+fn forward_matches_burn() {
+    let device = Device::flex();
+    for op in [Op::Conv, Op::ConvPool] {
+        for case in conv_cases().into_iter().filter(|&case| op.fits(case)) {
+            let [n, h, w, c, f, kh, kw] = case;
+            let x = Tensor::<4>::random([n, h, w, c], Distribution::Uniform(-1.0, 1.0), &device);
+            let weight =
+                Tensor::<4>::random([f, c, kh, kw], Distribution::Uniform(-0.5, 0.5), &device);
+            let bias = Tensor::<1>::random([f], Distribution::Uniform(-0.2, 0.2), &device);
+            let got = op.custom(x.clone(), weight.clone(), bias.clone());
+            assert_eq!(got.dims(), op.out_shape(case), "{op:?} {case:?}");
+            let diff = rel_diff(got, op.reference(x, weight, bias));
+            assert!(diff < 1e-5, "{op:?} {case:?}: relative difference {diff}");
+        }
+    }
+}
+
+#[test]
+fn gradients_match_burn() {
     let device = Device::flex().autodiff();
-    for (case, [n, h, w, c, f, kh, kw]) in conv_cases().into_iter().enumerate() {
-        let x = Tensor::<4>::random([n, h, w, c], Distribution::Uniform(-1.0, 1.0), &device);
-        let weight = Tensor::<4>::random([f, c, kh, kw], Distribution::Uniform(-0.5, 0.5), &device);
-        let bias = Tensor::<1>::random([f], Distribution::Uniform(-0.2, 0.2), &device);
-        let out_shape = [n, h - kh + 1, w - kw + 1, f];
-        let probe = Tensor::<4>::random(out_shape, Distribution::Uniform(-1.0, 1.0), &device);
-        // The first layer's input needs no gradient: check that path too.
-        let track_x = case % 2 == 0;
-        let grads_of = |custom: bool| {
-            let x = if track_x {
-                x.clone().require_grad()
-            } else {
-                x.clone()
+    for op in [Op::Conv, Op::ConvPool] {
+        let cases = conv_cases().into_iter().filter(|&case| op.fits(case));
+        for (i, case) in cases.enumerate() {
+            let [n, h, w, c, f, kh, kw] = case;
+            let x = Tensor::<4>::random([n, h, w, c], Distribution::Uniform(-1.0, 1.0), &device);
+            let weight =
+                Tensor::<4>::random([f, c, kh, kw], Distribution::Uniform(-0.5, 0.5), &device);
+            let bias = Tensor::<1>::random([f], Distribution::Uniform(-0.2, 0.2), &device);
+            let probe = Tensor::<4>::random(
+                op.out_shape(case),
+                Distribution::Uniform(-1.0, 1.0),
+                &device,
+            );
+            // The first layer's input needs no gradient: check that path too.
+            let track_x = i % 2 == 0;
+            let grads_of = |custom: bool| {
+                let x = if track_x {
+                    x.clone().require_grad()
+                } else {
+                    x.clone()
+                };
+                let weight = weight.clone().require_grad();
+                let bias = bias.clone().require_grad();
+                let out = if custom {
+                    op.custom(x.clone(), weight.clone(), bias.clone())
+                } else {
+                    op.reference(x.clone(), weight.clone(), bias.clone())
+                };
+                let grads = (out * probe.clone()).sum().backward();
+                (
+                    x.grad(&grads),
+                    weight.grad(&grads).unwrap(),
+                    bias.grad(&grads).unwrap(),
+                )
             };
-            let weight = weight.clone().require_grad();
-            let bias = bias.clone().require_grad();
-            let out = if custom {
-                conv2d_nhwc_relu(x.clone(), weight.clone(), bias.clone())
-            } else {
-                reference_conv(x.clone(), weight.clone(), bias.clone())
-            };
-            let grads = (out * probe.clone()).sum().backward();
-            (
-                x.grad(&grads),
-                weight.grad(&grads).unwrap(),
-                bias.grad(&grads).unwrap(),
-            )
-        };
-        let (dx, dw, db) = grads_of(true);
-        let (rdx, rdw, rdb) = grads_of(false);
-        assert_eq!(dx.is_some(), track_x);
-        if let (Some(dx), Some(rdx)) = (dx, rdx) {
+            let (dx, dw, db) = grads_of(true);
+            let (rdx, rdw, rdb) = grads_of(false);
+            assert_eq!(dx.is_some(), track_x);
+            if let (Some(dx), Some(rdx)) = (dx, rdx) {
+                let diff = rel_diff(dx, rdx);
+                assert!(
+                    diff < 1e-5,
+                    "{op:?} {case:?}: input gradient differs by {diff}"
+                );
+            }
+            let diff = rel_diff(dw, rdw);
             assert!(
-                rel_diff(dx, rdx) < 1e-5,
-                "case {case}: input gradient differs"
+                diff < 1e-5,
+                "{op:?} {case:?}: weight gradient differs by {diff}"
+            );
+            let diff = rel_diff(db, rdb);
+            assert!(
+                diff < 1e-5,
+                "{op:?} {case:?}: bias gradient differs by {diff}"
             );
         }
-        assert!(
-            rel_diff(dw, rdw) < 1e-5,
-            "case {case}: weight gradient differs"
-        );
-        assert!(
-            rel_diff(db, rdb) < 1e-5,
-            "case {case}: bias gradient differs"
-        );
     }
 }
 
+/// Ties inside a pooling window go to the first maximum, as in burn: a constant image gives
+/// four equal values per window, and only the top-left one may receive the gradient.
 #[test]
-fn pool_matches_burn_values_and_gradients() {
+fn pool_ties_go_to_the_first_maximum() {
     let device = Device::flex().autodiff();
-    for [n, h, w, c] in [[1, 2, 2, 1], [3, 5, 7, 4], [70, 6, 4, 3], [4, 22, 22, 32]] {
-        let x = Tensor::<4>::random([n, h, w, c], Distribution::Uniform(-1.0, 1.0), &device)
-            .require_grad();
-        let probe = Tensor::<4>::random(
-            [n, h / 2, w / 2, c],
-            Distribution::Uniform(-1.0, 1.0),
-            &device,
-        );
-        let got = max_pool2x2_nhwc(x.clone());
-        let want = reference_pool(x.clone());
-        assert_eq!(
-            rel_diff(got.clone(), want.clone()),
-            0.0,
-            "pool values {:?}",
-            [n, h, w, c]
-        );
-        let g = x.grad(&(got * probe.clone()).sum().backward()).unwrap();
-        let rg = x.grad(&(want * probe).sum().backward()).unwrap();
-        assert_eq!(rel_diff(g, rg), 0.0, "pool gradient {:?}", [n, h, w, c]);
-    }
+    let x = Tensor::<4>::ones([1, 4, 4, 1], &device).require_grad();
+    // A 1x1 kernel of weight 2 and bias 0: every convolution output is 2.
+    let weight = Tensor::<4>::full([1, 1, 1, 1], 2.0, &device).require_grad();
+    let bias = Tensor::<1>::zeros([1], &device).require_grad();
+    let out = conv2d_nhwc_relu_pool2x2(x.clone(), weight, bias);
+    let values: Vec<f32> = out.clone().into_data().try_into_vec().unwrap();
+    assert_eq!(values, vec![2.0; 4]);
+    let dx: Vec<f32> = x
+        .grad(&out.sum().backward())
+        .unwrap()
+        .into_data()
+        .try_into_vec()
+        .unwrap();
+    // d out / d x = weight (2) at each window's top-left input, 0 elsewhere.
+    #[rustfmt::skip]
+    let expected = vec![
+        2.0, 0.0, 2.0, 0.0,
+        0.0, 0.0, 0.0, 0.0,
+        2.0, 0.0, 2.0, 0.0,
+        0.0, 0.0, 0.0, 0.0,
+    ];
+    assert_eq!(dx, expected);
 }
 
 #[test]
-fn pool_and_conv_by_hand() {
+fn conv_and_pool_by_hand() {
     let device = Device::flex();
-    // One 2x2 window per channel: channel 0 holds 1, 4, 3, 2 -> 4; channel 1 holds -1, -4, -3,
-    // -2 -> -1.
-    let x = Tensor::<1>::from_floats([1.0, -1.0, 4.0, -4.0, 3.0, -3.0, 2.0, -2.0], &device)
-        .reshape([1, 2, 2, 2]);
-    let out: Vec<f32> = max_pool2x2_nhwc(x).into_data().try_into_vec().unwrap();
-    assert_eq!(out, vec![4.0, -1.0]);
     // A 2x2 kernel of ones over a 3x3 image 1..9 plus bias -20: window sums 12, 16, 24, 28.
     let x = Tensor::<1>::from_floats([1., 2., 3., 4., 5., 6., 7., 8., 9.], &device)
         .reshape([1, 3, 3, 1]);
@@ -181,4 +229,13 @@ fn pool_and_conv_by_hand() {
         .try_into_vec()
         .unwrap();
     assert_eq!(out, vec![0.0, 0.0, 4.0, 8.0]);
+    // Pooled, the one 2x2 window of those outputs gives its maximum, 8.
+    let x = Tensor::<1>::from_floats([1., 2., 3., 4., 5., 6., 7., 8., 9.], &device)
+        .reshape([1, 3, 3, 1]);
+    let weight = Tensor::<4>::ones([1, 1, 2, 2], &device);
+    let out: Vec<f32> = conv2d_nhwc_relu_pool2x2(x, weight, Tensor::from_floats([-20.0], &device))
+        .into_data()
+        .try_into_vec()
+        .unwrap();
+    assert_eq!(out, vec![8.0]);
 }
