@@ -13,6 +13,8 @@ pub mod backend;
 pub mod bench;
 pub mod data;
 pub mod eval;
+pub mod figure;
+pub mod infer;
 pub mod io;
 pub mod loss;
 pub mod model;

@@ -29,10 +29,12 @@ pub struct TrainArgs {
     /// Seed of every random choice (pairs, initial weights, shuffles) [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Classes to train on, comma-separated [default: 0,1,2,4,5,9].
+    /// Classes to train on, comma-separated label numbers (for a folder: the sub-folders in name
+    /// order, from 0) [default: 0,1,2,4,5,9; a folder: all].
     #[arg(long, value_delimiter = ',')]
     pub classes: Option<Vec<u8>>,
-    /// Dataset: fashion-mnist or mnist [default: fashion-mnist].
+    /// Dataset: fashion-mnist, mnist, or folder:PATH (one sub-folder of images per class,
+    /// brought to 28x28 grey; all its classes unless --classes) [default: fashion-mnist].
     #[arg(long)]
     pub dataset: Option<String>,
     /// Folder holding the dataset's files (e.g. ../shared/data/fashion-mnist). Without it:
@@ -87,6 +89,11 @@ impl TrainArgs {
         }
         if let Some(v) = &self.dataset {
             c.dataset = v.clone();
+            // The chapter's class list is Fashion-MNIST's; a folder trains on all its classes
+            // unless told otherwise.
+            if v.starts_with("folder:") && self.classes.is_none() {
+                c.classes.clear();
+            }
         }
         c.data_dir = self.data_dir.clone();
         c.limit = self.limit;

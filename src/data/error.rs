@@ -189,6 +189,35 @@ pub enum DataError {
         /// What to do about it.
         hint: String,
     },
+
+    /// An image file could not be decoded.
+    #[error("{} is not a readable image: {reason}", path.display())]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// What the decoder said.
+        reason: String,
+    },
+
+    /// An image folder cannot serve as a dataset (missing, too few classes, small classes).
+    #[error("image folder {}: {reason}", path.display())]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong, naming the classes concerned.
+        reason: String,
+    },
+
+    /// A line of a pairs file is malformed.
+    #[error("{}, line {line}: {reason}", path.display())]
+    PairsFile {
+        /// The file.
+        path: PathBuf,
+        /// One-based line number (0 for the file as a whole).
+        line: usize,
+        /// What was found and what was expected.
+        reason: String,
+    },
 }
 
 impl DataError {

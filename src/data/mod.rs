@@ -3,17 +3,53 @@
 //! - [`idx`]: the IDX file format (raw or gzip-compressed).
 //! - [`mnist`]: Fashion-MNIST and MNIST — file tables, data folders, loading a split.
 //! - [`download`]: fetching missing files from mirrors with MD5 verification.
+//! - [`image`], [`folder`], [`pairs_csv`]: image files, labelled image folders and pairs files.
 //! - [`error`]: [`DataError`], the typed error of this module.
 
 pub mod download;
 pub mod error;
+pub mod folder;
 pub mod idx;
+pub mod image;
 pub mod mnist;
+pub mod pairs_csv;
 
 pub use download::{DownloadOptions, ensure_files_with, md5_file};
 pub use error::DataError;
+pub use folder::{FolderSet, load_folder};
 pub use idx::{IDX_TYPE_U8, IdxArray, parse_idx, read_idx};
+pub use image::{ImagePrep, image_files, load_image};
 pub use mnist::{
     IMAGES_MAGIC, IdxDataset, ImageSet, LABELS_MAGIC, Split, TEST_IMAGES, TEST_LABELS,
     TRAIN_IMAGES, TRAIN_LABELS, ensure_files, load_split, resolve_data_dir,
 };
+pub use pairs_csv::{PairsFile, read_pairs_csv};
+
+/// Which dataset a run uses, as `--dataset` spells it: `fashion-mnist`, `mnist`, or
+/// `folder:PATH` (an image folder with one sub-folder per class).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatasetSpec {
+    /// One of the IDX datasets.
+    Idx(IdxDataset),
+    /// An image folder.
+    Folder(std::path::PathBuf),
+}
+
+impl DatasetSpec {
+    /// Parse `--dataset`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if let Some(path) = text.strip_prefix("folder:") {
+            if path.is_empty() {
+                return Err("--dataset folder: needs a path, as in folder:photos/".into());
+            }
+            return Ok(DatasetSpec::Folder(path.into()));
+        }
+        IdxDataset::ALL
+            .into_iter()
+            .find(|d| d.name() == text)
+            .map(DatasetSpec::Idx)
+            .ok_or_else(|| {
+                format!("unknown dataset {text:?}; expected fashion-mnist, mnist or folder:PATH")
+            })
+    }
+}

@@ -11,11 +11,11 @@ use crate::optim::KerasRmsPropConfig;
 /// (SPEC.md section 5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
-    /// Dataset name ("fashion-mnist" or "mnist").
+    /// Dataset: "fashion-mnist", "mnist", or "folder:PATH" (one sub-folder of images per class).
     pub dataset: String,
     /// Folder holding the dataset's files, when the user named one.
     pub data_dir: Option<PathBuf>,
-    /// The classes pairs are drawn from, in order.
+    /// The classes pairs are drawn from, in order; empty means every class of the dataset.
     pub classes: Vec<u8>,
     /// At most this many images per class (quick runs); `None` = the protocol's full size.
     pub limit: Option<usize>,
@@ -92,6 +92,7 @@ impl TrainConfig {
                 self.threshold
             ));
         }
+        crate::data::DatasetSpec::parse(&self.dataset).map_err(|e| format!("--dataset: {e}"))?;
         if self.limit == Some(0) {
             return Err("--limit must be at least 1".into());
         }

@@ -25,10 +25,11 @@ pub use run::{
 };
 
 use crate::data::{
-    DataError, DownloadOptions, IdxDataset, ImageSet, Split, ensure_files, load_split,
-    resolve_data_dir,
+    DataError, DatasetSpec, DownloadOptions, ImagePrep, ImageSet, Split, ensure_files, load_folder,
+    load_split, resolve_data_dir,
 };
 use crate::eval::{contrastive_loss_value, pair_accuracy};
+use crate::infer::pair_distances;
 use crate::loss::contrastive_loss;
 use crate::model::SiameseNet;
 use crate::rng::{Stream, stream_rng};
@@ -105,39 +106,49 @@ pub struct ChapterData {
     pub test: PairSet,
 }
 
-/// The IDX dataset called `name` ("fashion-mnist" or "mnist").
-pub fn dataset_by_name(name: &str) -> Option<IdxDataset> {
-    [IdxDataset::FashionMnist, IdxDataset::Mnist]
-        .into_iter()
-        .find(|d| d.name() == name)
-}
-
 /// Load the dataset and build the chapter's pairs for `config`.
 pub fn chapter_data(
     config: &TrainConfig,
     download: &DownloadOptions,
 ) -> Result<ChapterData, TrainError> {
-    let dataset = dataset_by_name(&config.dataset).ok_or_else(|| {
-        TrainError::Config(format!(
-            "unknown dataset {:?}; expected fashion-mnist or mnist",
-            config.dataset
-        ))
-    })?;
-    let dir = resolve_data_dir(dataset, config.data_dir.as_deref());
-    ensure_files(dataset, &dir, download)?;
-    let images = load_split(dataset, &dir, Split::Train)?;
+    let (images, class_names, name) =
+        match DatasetSpec::parse(&config.dataset).map_err(TrainError::Config)? {
+            DatasetSpec::Idx(dataset) => {
+                let dir = resolve_data_dir(dataset, config.data_dir.as_deref());
+                ensure_files(dataset, &dir, download)?;
+                let images = load_split(dataset, &dir, Split::Train)?;
+                let names = dataset
+                    .class_names()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                (images, names, dataset.name().to_string())
+            }
+            DatasetSpec::Folder(dir) => {
+                let input = &config.model.input;
+                let prep = ImagePrep::new(input.width, input.height);
+                // The 80/20 split needs two images per class on each side.
+                let set = load_folder(&dir, &prep, 10)?;
+                (set.images, set.class_names, dir.display().to_string())
+            }
+        };
     if let Some(&bad) = config
         .classes
         .iter()
         .find(|&&c| usize::from(c) >= images.num_classes)
     {
         return Err(TrainError::Config(format!(
-            "--classes: class {bad} does not exist; {} has classes 0..{}",
-            dataset.name(),
+            "--classes: class {bad} does not exist; {name} has classes 0..{}",
             images.num_classes - 1
         )));
     }
-    let split = chapter_split(&images.labels, &config.classes, config.limit)?;
+    // An empty class list means every class of the dataset.
+    let classes: Vec<u8> = if config.classes.is_empty() {
+        (0..images.num_classes as u8).collect()
+    } else {
+        config.classes.clone()
+    };
+    let split = chapter_split(&images.labels, &classes, config.limit)?;
     let mut rng = stream_rng(config.seed, Stream::Pairs);
     let train = create_pairs(&split.train, &mut rng);
     let test = create_pairs(&split.test, &mut rng);
@@ -148,11 +159,6 @@ pub fn chapter_data(
             "no training pairs left after the validation hold-out".into(),
         ));
     }
-    let class_names = dataset
-        .class_names()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
     Ok(ChapterData {
         images,
         class_names,
@@ -160,28 +166,6 @@ pub fn chapter_data(
         validation,
         test,
     })
-}
-
-/// Distances of `pairs` under `model`, computed without autodiff in batches of `batch` pairs.
-pub fn pair_distances(
-    model: &SiameseNet,
-    images: &ImageSet,
-    pairs: &PairSet,
-    epsilon: f32,
-    batch: usize,
-    device: &Device,
-) -> Vec<f32> {
-    let device = device.clone().without_autodiff();
-    let model = model.valid();
-    let mut batcher = PairBatcher::new(images);
-    let mut out = Vec::with_capacity(pairs.len());
-    let order: Vec<usize> = (0..pairs.len()).collect();
-    for chunk in order.chunks(batch.max(1)) {
-        let (x, _) = batcher.batch(pairs, chunk, &device);
-        let d = model.pair_distances(x, chunk.len(), epsilon);
-        out.extend(d.into_data().try_into_vec::<f32>().unwrap_or_default());
-    }
-    out
 }
 
 /// Peak resident memory of this process in MiB (Linux `VmHWM`); `None` elsewhere.

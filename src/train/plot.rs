@@ -1,31 +1,14 @@
 //! The run's figures: the loss curve and the first training image.
 
 use std::path::Path;
-use std::sync::Once;
 
 use plotters::prelude::*;
-use plotters::style::FontStyle;
 
-/// Font family registered from the bundled DejaVu Sans (no system fonts needed).
-const FONT: &str = "sans-serif";
-
-fn register_font() -> Result<(), String> {
-    static ONCE: Once = Once::new();
-    let mut result = Ok(());
-    ONCE.call_once(|| {
-        result = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
-            .map_err(|_| "the bundled DejaVu Sans font could not be loaded".to_string());
-    });
-    result
-}
+use crate::figure::{BLUE, FONT, ORANGE, draw_png};
 
 /// Draw training and validation loss per epoch to a PNG at `path` (written atomically).
 pub fn loss_plot(path: &Path, loss: &[f64], val_loss: &[f64]) -> Result<(), String> {
-    register_font()?;
-    let tmp = crate::io::temp_sibling(path).with_extension("png");
-    let draw = || -> Result<(), Box<dyn std::error::Error>> {
-        let root = BitMapBackend::new(&tmp, (800, 560)).into_drawing_area();
-        root.fill(&WHITE)?;
+    draw_png(path, (800, 560), |root| {
         let all = loss
             .iter()
             .chain(val_loss)
@@ -37,7 +20,7 @@ pub fn loss_plot(path: &Path, loss: &[f64], val_loss: &[f64]) -> Result<(), Stri
         let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
         let pad = ((hi - lo) * 0.08).max(1e-3);
         let epochs = loss.len().max(val_loss.len()).max(1);
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .caption("Contrastive loss per epoch", (FONT, 24))
             .margin(16)
             .x_label_area_size(48)
@@ -59,8 +42,7 @@ pub fn loss_plot(path: &Path, loss: &[f64], val_loss: &[f64]) -> Result<(), Stri
                 .map(|(i, v)| ((i + 1) as f64, *v))
                 .collect()
         };
-        let blue = RGBColor(31, 119, 180);
-        let orange = RGBColor(255, 127, 14);
+        let (blue, orange) = (BLUE, ORANGE);
         chart
             .draw_series(LineSeries::new(series(loss), blue.stroke_width(2)))?
             .label("training loss")
@@ -91,19 +73,8 @@ pub fn loss_plot(path: &Path, loss: &[f64], val_loss: &[f64]) -> Result<(), Stri
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()?;
-        root.present()?;
         Ok(())
-    };
-    let result = draw().map_err(|e| format!("cannot draw {}: {e}", path.display()));
-    match result {
-        Ok(()) => {
-            std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    })
 }
 
 /// Save a grey image, scaled up `scale` times, as the chapter shows it (matplotlib's `binary`

@@ -1,0 +1,12 @@
+//! Using a trained model: loading a run folder, embedding images, distances of pairs, and the
+//! evaluations built on them.
+
+mod model;
+mod report;
+mod sets;
+
+pub use model::{InferError, TrainedModel, pair_distances};
+pub use report::{
+    EvalOptions, OneShotReport, PairSetReport, ThresholdChoice, calibrate, evaluate_pairs, one_shot,
+};
+pub use sets::{ClassPool, DataOptions, PairSetData, PairSource, build_pair_set, class_pool};

@@ -1,0 +1,197 @@
+//! A trained model rebuilt from its run folder.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use thiserror::Error;
+
+use crate::data::{DataError, ImageSet};
+use crate::model::SiameseNet;
+use crate::sampling::PairSet;
+use crate::train::{
+    MODEL_META, ModelMeta, PairBatcher, RunDir, TrainError, load_weights, read_json,
+};
+
+/// The format tag `model.json` files of this version carry.
+pub const MODEL_FORMAT: &str = "siamese-model/1";
+
+/// Errors of loading or using a trained model.
+#[derive(Debug, Error)]
+pub enum InferError {
+    /// The folder holds no finished model.
+    #[error(
+        "{} holds no trained model: {MODEL_META} is missing (is it a run folder, and did its training finish? \
+         an unfinished run continues with `siamese train --resume`)",
+        .0.display()
+    )]
+    NotARun(PathBuf),
+    /// The metadata or weights could not be read or do not fit.
+    #[error("{0}")]
+    Model(String),
+    /// The data to evaluate on could not be loaded.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A request the model or the data cannot satisfy.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<TrainError> for InferError {
+    fn from(e: TrainError) -> Self {
+        match e {
+            TrainError::Data(d) => InferError::Data(d),
+            other => InferError::Model(other.to_string()),
+        }
+    }
+}
+
+/// A trained Siamese model with its metadata, on a device without autodiff.
+#[derive(Debug, Clone)]
+pub struct TrainedModel {
+    /// What `model.json` says.
+    pub meta: ModelMeta,
+    /// The network.
+    pub net: SiameseNet,
+    /// The run folder it came from.
+    pub run: RunDir,
+    device: Device,
+}
+
+impl TrainedModel {
+    /// Load the model of the run folder `run`: `model.json` first (its format, architecture and
+    /// sizes), then the weights, which must match the architecture parameter for parameter.
+    /// Nothing is half-loaded: any mismatch is an error naming the parameter.
+    pub fn open(run: &Path, device: &Device) -> Result<Self, InferError> {
+        let dir = RunDir::new(run);
+        let meta_path = dir.file(MODEL_META);
+        if !meta_path.is_file() {
+            return Err(InferError::NotARun(run.to_path_buf()));
+        }
+        let meta: ModelMeta = read_json(&meta_path)?;
+        if meta.format != MODEL_FORMAT {
+            return Err(InferError::Model(format!(
+                "{}: format {:?} is not one this version reads ({MODEL_FORMAT:?})",
+                meta_path.display(),
+                meta.format
+            )));
+        }
+        if meta.model.architecture != "siamese" {
+            return Err(InferError::Model(format!(
+                "{}: architecture {:?} is not supported by this version (siamese)",
+                meta_path.display(),
+                meta.model.architecture
+            )));
+        }
+        let device = device.clone().without_autodiff();
+        // The initial values are overwritten by the load; any seed will do.
+        let blank = SiameseNet::init(&meta.model, &device, &mut ChaCha8Rng::seed_from_u64(0));
+        let weights = dir.file(&meta.weights);
+        let net = load_weights(blank, &weights)?;
+        Ok(Self {
+            meta,
+            net,
+            run: dir,
+            device,
+        })
+    }
+
+    /// The device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The distance below which a pair is called "same".
+    pub fn threshold(&self) -> f32 {
+        self.meta.threshold
+    }
+
+    /// Embedding size.
+    pub fn embedding_dim(&self) -> usize {
+        self.meta.model.embedding_dim
+    }
+
+    /// Embeddings of `count` images given as 8-bit pixels (`count x height x width`, the model's
+    /// input size), scaled to [0, 1] as in training, computed `batch` images at a time.
+    /// Returns `count x embedding_dim` values, row by row.
+    pub fn embed(&self, pixels: &[u8], count: usize, batch: usize) -> Result<Vec<f32>, InferError> {
+        let input = &self.meta.model.input;
+        let size = input.channels * input.height * input.width;
+        if pixels.len() != count * size {
+            return Err(InferError::Invalid(format!(
+                "{} pixel values for {count} images; the model takes {}x{}x{} images",
+                pixels.len(),
+                input.channels,
+                input.height,
+                input.width
+            )));
+        }
+        let mut out = Vec::with_capacity(count * self.embedding_dim());
+        for chunk in pixels.chunks(batch.max(1) * size) {
+            let n = chunk.len() / size;
+            let values: Vec<f32> = chunk.iter().map(|&v| f32::from(v) / 255.0).collect();
+            let x = Tensor::<4>::from_data(
+                TensorData::new(values, [n, input.channels, input.height, input.width]),
+                &self.device,
+            );
+            let e = self.net.embed(x).into_data();
+            out.extend(
+                e.try_into_vec::<f32>()
+                    .map_err(|e| InferError::Model(format!("{e:?}")))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Distances of `pairs` of `images`, computed as in training ([`pair_distances`]).
+    pub fn pair_distances(&self, images: &ImageSet, pairs: &PairSet, batch: usize) -> Vec<f32> {
+        pair_distances(
+            &self.net,
+            images,
+            pairs,
+            self.meta.model.distance_epsilon,
+            batch,
+            &self.device,
+        )
+    }
+
+    /// The Euclidean distance of two embeddings with the model's epsilon floor, as the model's
+    /// own distance computes it.
+    pub fn embedding_distance(&self, a: &[f32], b: &[f32]) -> f32 {
+        let squared: f32 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
+        squared.max(self.meta.model.distance_epsilon).sqrt()
+    }
+
+    /// Rewrite `model.json` (atomically) with the current metadata.
+    pub fn save_meta(&self) -> Result<(), InferError> {
+        crate::train::write_json(&self.run.file(MODEL_META), &self.meta)?;
+        Ok(())
+    }
+}
+
+/// Distances of `pairs` under `model`, computed without autodiff in batches of `batch` pairs:
+/// both images of a batch's pairs go through the encoder together, as in training. Training's
+/// validation and test figures come from this function, so an evaluation of the same pairs with
+/// the same batch size reproduces them exactly.
+pub fn pair_distances(
+    model: &SiameseNet,
+    images: &ImageSet,
+    pairs: &PairSet,
+    epsilon: f32,
+    batch: usize,
+    device: &Device,
+) -> Vec<f32> {
+    let device = device.clone().without_autodiff();
+    let model = model.valid();
+    let mut batcher = PairBatcher::new(images);
+    let mut out = Vec::with_capacity(pairs.len());
+    let order: Vec<usize> = (0..pairs.len()).collect();
+    for chunk in order.chunks(batch.max(1)) {
+        let (x, _) = batcher.batch(pairs, chunk, &device);
+        let d = model.pair_distances(x, chunk.len(), epsilon);
+        out.extend(d.into_data().try_into_vec::<f32>().unwrap_or_default());
+    }
+    out
+}

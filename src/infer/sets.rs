@@ -1,0 +1,343 @@
+//! The pair sets and class pools an evaluation runs on.
+
+use std::path::PathBuf;
+
+use rand_chacha::ChaCha8Rng;
+
+use super::model::{InferError, TrainedModel};
+use crate::data::{
+    DatasetSpec, DownloadOptions, IdxDataset, ImagePrep, ImageSet, Split, ensure_files,
+    load_folder, load_image, load_split, read_pairs_csv, resolve_data_dir,
+};
+use crate::rng::{Stream, stream_rng};
+use crate::sampling::{PairSet, create_pairs};
+use crate::train::chapter_data;
+
+/// Where an evaluation's pairs come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairSource {
+    /// The chapter's test pairs (the last 20% per class of the training split), rebuilt from
+    /// the run's configuration: the pairs its "Accuracy on test set" was measured on.
+    SeedTest,
+    /// Pairs built the same way from the official test split, for the training classes.
+    Test,
+    /// Pairs from the official test split for the classes never used in training.
+    Unseen,
+    /// A pairs file (CSV: left path, right path, label).
+    Csv(PathBuf),
+    /// An image folder (one sub-folder per class), paired by the chapter's protocol.
+    Folder(PathBuf),
+}
+
+impl PairSource {
+    /// Parse `--pairs`: `seed-test`, `test`, `unseen`, `csv:PATH` or `folder:PATH`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "seed-test" => Ok(PairSource::SeedTest),
+            "test" => Ok(PairSource::Test),
+            "unseen" => Ok(PairSource::Unseen),
+            _ => {
+                if let Some(p) = text.strip_prefix("csv:").filter(|p| !p.is_empty()) {
+                    Ok(PairSource::Csv(p.into()))
+                } else if let Some(p) = text.strip_prefix("folder:").filter(|p| !p.is_empty()) {
+                    Ok(PairSource::Folder(p.into()))
+                } else {
+                    Err(format!(
+                        "unknown pair set {text:?}; expected seed-test, test, unseen, csv:FILE or folder:DIR"
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The name an evaluation report gives it.
+    pub fn name(&self) -> String {
+        match self {
+            PairSource::SeedTest => "seed-test".into(),
+            PairSource::Test => "test".into(),
+            PairSource::Unseen => "unseen".into(),
+            PairSource::Csv(p) => format!("csv:{}", p.display()),
+            PairSource::Folder(p) => format!("folder:{}", p.display()),
+        }
+    }
+}
+
+/// Images and the pairs over them, ready to score.
+#[derive(Debug, Clone)]
+pub struct PairSetData {
+    /// The pair set's name.
+    pub name: String,
+    /// How it was built.
+    pub description: String,
+    /// The images the pairs index.
+    pub images: ImageSet,
+    /// The pairs.
+    pub pairs: PairSet,
+}
+
+/// Settings shared by everything that loads evaluation data.
+#[derive(Debug, Clone)]
+pub struct DataOptions {
+    /// The dataset's folder, overriding the run's and the default.
+    pub data_dir: Option<PathBuf>,
+    /// Whether missing dataset files may be downloaded.
+    pub download: DownloadOptions,
+    /// Seed of the pairs and episodes an evaluation draws (not the run's seed).
+    pub seed: u64,
+    /// Invert user images (a dark object on a light background) before use.
+    pub invert: bool,
+}
+
+/// The IDX dataset of the run, or an error saying which pair sets need one.
+fn idx_dataset(model: &TrainedModel, what: &str) -> Result<IdxDataset, InferError> {
+    match DatasetSpec::parse(&model.meta.train.dataset) {
+        Ok(DatasetSpec::Idx(d)) => Ok(d),
+        _ => Err(InferError::Invalid(format!(
+            "{what} needs the official test split of an IDX dataset, but this model was trained on {:?}; \
+             evaluate it on csv:FILE or folder:DIR pairs instead",
+            model.meta.train.dataset
+        ))),
+    }
+}
+
+/// The official test split of the run's dataset.
+fn test_split(
+    model: &TrainedModel,
+    what: &str,
+    opts: &DataOptions,
+) -> Result<ImageSet, InferError> {
+    let dataset = idx_dataset(model, what)?;
+    let explicit = opts
+        .data_dir
+        .as_deref()
+        .or(model.meta.train.data_dir.as_deref());
+    let dir = resolve_data_dir(dataset, explicit);
+    ensure_files(dataset, &dir, &opts.download)?;
+    Ok(load_split(dataset, &dir, Split::Test)?)
+}
+
+/// The classes of the run's dataset that training never saw.
+fn unseen_classes(model: &TrainedModel, num_classes: usize) -> Vec<u8> {
+    let trained = effective_classes(&model.meta.train.classes, num_classes);
+    (0..num_classes as u8)
+        .filter(|c| !trained.contains(c))
+        .collect()
+}
+
+/// A run's class list, where empty means all classes.
+fn effective_classes(classes: &[u8], num_classes: usize) -> Vec<u8> {
+    if classes.is_empty() {
+        (0..num_classes as u8).collect()
+    } else {
+        classes.to_vec()
+    }
+}
+
+/// Per class of `classes`, the indices of its images, in dataset order.
+fn indices_by_class(labels: &[u8], classes: &[u8]) -> Vec<Vec<u32>> {
+    let mut out = vec![Vec::new(); classes.len()];
+    for (i, l) in labels.iter().enumerate() {
+        if let Some(slot) = classes.iter().position(|c| c == l) {
+            out[slot].push(i as u32);
+        }
+    }
+    out
+}
+
+/// Pairs over `classes` of `images` by the chapter's pair protocol (each class's images in
+/// order; the smallest class sets the count), drawn from the evaluation seed.
+fn protocol_pairs(images: &ImageSet, classes: &[u8], seed: u64, tag: u64) -> PairSet {
+    let per_class = indices_by_class(&images.labels, classes);
+    create_pairs(&per_class, &mut eval_rng(seed, tag))
+}
+
+fn image_prep(model: &TrainedModel, invert: bool) -> ImagePrep {
+    let input = &model.meta.model.input;
+    ImagePrep {
+        width: input.width,
+        height: input.height,
+        invert,
+    }
+}
+
+/// Build the pair set `source` for `model`.
+pub fn build_pair_set(
+    model: &TrainedModel,
+    source: &PairSource,
+    opts: &DataOptions,
+) -> Result<PairSetData, InferError> {
+    let name = source.name();
+    match source {
+        PairSource::SeedTest => {
+            let mut config = model.meta.train.clone();
+            if opts.data_dir.is_some() {
+                config.data_dir = opts.data_dir.clone();
+            }
+            let data = chapter_data(&config, &opts.download)?;
+            Ok(PairSetData {
+                name,
+                description: format!(
+                    "the chapter's test pairs: last 20% of each training class of the {} training split, seed {}",
+                    config.dataset, config.seed
+                ),
+                images: data.images,
+                pairs: data.test,
+            })
+        }
+        PairSource::Test | PairSource::Unseen => {
+            let images = test_split(model, &name, opts)?;
+            let classes = if *source == PairSource::Test {
+                effective_classes(&model.meta.train.classes, images.num_classes)
+            } else {
+                unseen_classes(model, images.num_classes)
+            };
+            if classes.len() < 2 {
+                return Err(InferError::Invalid(format!(
+                    "{name}: {} class(es) {classes:?}; pairs need at least two",
+                    classes.len()
+                )));
+            }
+            let tag = if *source == PairSource::Test { 1 } else { 2 };
+            let pairs = protocol_pairs(&images, &classes, opts.seed, tag);
+            Ok(PairSetData {
+                name,
+                description: format!(
+                    "the chapter's pair protocol on the official test split, classes {classes:?}, evaluation seed {}",
+                    opts.seed
+                ),
+                images,
+                pairs,
+            })
+        }
+        PairSource::Folder(dir) => {
+            let set = load_folder(dir, &image_prep(model, opts.invert), 2)?;
+            let classes: Vec<u8> = (0..set.class_names.len() as u8).collect();
+            let pairs = protocol_pairs(&set.images, &classes, opts.seed, 3);
+            Ok(PairSetData {
+                name,
+                description: format!(
+                    "the chapter's pair protocol on {} classes of {}, evaluation seed {}",
+                    classes.len(),
+                    dir.display(),
+                    opts.seed
+                ),
+                images: set.images,
+                pairs,
+            })
+        }
+        PairSource::Csv(path) => {
+            let file = read_pairs_csv(path)?;
+            let prep = image_prep(model, opts.invert);
+            let mut paths: Vec<PathBuf> = file.left.iter().chain(&file.right).cloned().collect();
+            paths.sort();
+            paths.dedup();
+            let mut pixels = Vec::with_capacity(paths.len() * prep.width * prep.height);
+            for p in &paths {
+                pixels.extend(load_image(p, &prep)?);
+            }
+            let index = |p: &PathBuf| paths.binary_search(p).unwrap_or(0) as u32;
+            let pairs = PairSet {
+                left: file.left.iter().map(index).collect(),
+                right: file.right.iter().map(index).collect(),
+                labels: file.labels.clone(),
+            };
+            let convention = if file.declared_different {
+                "declared 1 = different, flipped to 1 = same"
+            } else {
+                "1 = same"
+            };
+            Ok(PairSetData {
+                name,
+                description: format!(
+                    "{} pairs of {} images from {} (labels {convention})",
+                    pairs.len(),
+                    paths.len(),
+                    path.display()
+                ),
+                images: ImageSet {
+                    labels: vec![0; paths.len()],
+                    images: pixels,
+                    rows: prep.height,
+                    cols: prep.width,
+                    num_classes: 1,
+                },
+                pairs,
+            })
+        }
+    }
+}
+
+/// Images grouped by class for one-shot episodes.
+#[derive(Debug, Clone)]
+pub struct ClassPool {
+    /// What the pool is.
+    pub description: String,
+    /// The images.
+    pub images: ImageSet,
+    /// Per class, the indices of its images.
+    pub per_class: Vec<Vec<usize>>,
+    /// The class names, in `per_class` order.
+    pub class_names: Vec<String>,
+}
+
+/// The class pool `--one-shot-classes` names: `unseen` (test-split classes never trained on),
+/// `seen` (the trained classes, test split), `all` (every class of the test split), or
+/// `folder:DIR`.
+pub fn class_pool(
+    model: &TrainedModel,
+    spec: &str,
+    opts: &DataOptions,
+) -> Result<ClassPool, InferError> {
+    if let Some(dir) = spec.strip_prefix("folder:") {
+        let set = load_folder(dir.as_ref(), &image_prep(model, opts.invert), 1)?;
+        let classes: Vec<u8> = (0..set.class_names.len() as u8).collect();
+        let per_class = to_usize(indices_by_class(&set.images.labels, &classes));
+        return Ok(ClassPool {
+            description: format!("the {} classes of {dir}", classes.len()),
+            images: set.images,
+            per_class,
+            class_names: set.class_names,
+        });
+    }
+    let what = format!("one-shot on {spec:?} classes");
+    let images = test_split(model, &what, opts)?;
+    let classes = match spec {
+        "unseen" => unseen_classes(model, images.num_classes),
+        "seen" => effective_classes(&model.meta.train.classes, images.num_classes),
+        "all" => (0..images.num_classes as u8).collect(),
+        other => {
+            return Err(InferError::Invalid(format!(
+                "unknown class pool {other:?}; expected unseen, seen, all or folder:DIR"
+            )));
+        }
+    };
+    let names = &model.meta.class_names;
+    let class_names = classes
+        .iter()
+        .map(|&c| {
+            names
+                .get(usize::from(c))
+                .cloned()
+                .unwrap_or_else(|| c.to_string())
+        })
+        .collect();
+    let per_class = to_usize(indices_by_class(&images.labels, &classes));
+    Ok(ClassPool {
+        description: format!("{spec} classes {classes:?} of the official test split"),
+        images,
+        per_class,
+        class_names,
+    })
+}
+
+fn to_usize(v: Vec<Vec<u32>>) -> Vec<Vec<usize>> {
+    v.into_iter()
+        .map(|c| c.into_iter().map(|i| i as usize).collect())
+        .collect()
+}
+
+/// A generator for one of an evaluation's draws (`tag` tells them apart), separate from every
+/// training stream.
+pub(crate) fn eval_rng(seed: u64, tag: u64) -> ChaCha8Rng {
+    stream_rng(seed, Stream::Other(0x4556_414c_0000 ^ tag))
+}
