@@ -1,6 +1,10 @@
 //! Command-line definitions (clap derive) and dispatch.
 
 mod bench;
+mod common;
+mod compare;
+mod embed;
+mod evaluate;
 mod logging;
 mod train;
 
@@ -28,6 +32,14 @@ pub struct Cli {
 pub enum Command {
     /// Train a model. With no flags: the chapter's Fashion-MNIST experiment (SPEC.md section 5).
     Train(train::TrainArgs),
+    /// Score a trained model: pair metrics (accuracy, precision, recall, F1, ROC AUC, equal
+    /// error rate) on pair sets, threshold calibration, one-shot N-way accuracy.
+    Evaluate(evaluate::EvaluateArgs),
+    /// Distance between two images and the verdict at the model's threshold. Exit status: 0
+    /// same, 1 different, 2 error.
+    Compare(compare::CompareArgs),
+    /// Embeddings of images, folders or datasets, written as .npy, CSV or JSON lines.
+    Embed(embed::EmbedArgs),
     /// Measure training-step and embedding throughput of the chapter's model.
     Bench(bench::BenchArgs),
 }
@@ -36,6 +48,18 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Train(args) => train::run(args, cli.verbose, cli.quiet),
+        Command::Evaluate(args) => {
+            logging::init_stderr(cli.verbose, cli.quiet);
+            evaluate::run(args)
+        }
+        Command::Compare(args) => {
+            logging::init_stderr(cli.verbose, cli.quiet);
+            compare::run(args)
+        }
+        Command::Embed(args) => {
+            logging::init_stderr(cli.verbose, cli.quiet);
+            embed::run(args)
+        }
         Command::Bench(args) => {
             logging::init_stderr(cli.verbose, cli.quiet);
             bench::run(args)

@@ -26,6 +26,9 @@ pub struct TrainArgs {
     /// Contrastive-loss margin [default: 1].
     #[arg(long)]
     pub margin: Option<f32>,
+    /// Distance below which a pair is called "same" [default: 0.5].
+    #[arg(long)]
+    pub threshold: Option<f32>,
     /// Seed of every random choice (pairs, initial weights, shuffles) [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -49,7 +52,7 @@ pub struct TrainArgs {
     pub out: Option<PathBuf>,
     /// Continue the run in this folder from its last checkpoint, with its saved settings.
     #[arg(long, value_name = "RUN", conflicts_with_all = [
-        "epochs", "batch_size", "lr", "margin", "seed", "classes", "dataset", "limit", "out"
+        "epochs", "batch_size", "lr", "margin", "threshold", "seed", "classes", "dataset", "limit", "out"
     ])]
     pub resume: Option<PathBuf>,
     /// Replace the run already in --out instead of refusing.
@@ -80,6 +83,9 @@ impl TrainArgs {
         }
         if let Some(v) = self.margin {
             c.margin = v;
+        }
+        if let Some(v) = self.threshold {
+            c.threshold = v;
         }
         if let Some(v) = self.seed {
             c.seed = v;

@@ -1,10 +1,14 @@
 //! Using a trained model: loading a run folder, embedding images, distances of pairs, and the
 //! evaluations built on them.
 
+mod embed;
 mod model;
 mod report;
 mod sets;
 
+pub use embed::{
+    EmbedFormat, EmbedInputs, embed_inputs, encode_embeddings, gather_inputs, rows_file,
+};
 pub use model::{InferError, TrainedModel, pair_distances};
 pub use report::{
     EvalOptions, OneShotReport, PairSetReport, ThresholdChoice, calibrate, evaluate_pairs, one_shot,

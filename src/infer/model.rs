@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
 
-use crate::data::{DataError, ImageSet};
+use crate::data::{DataError, ImagePrep, ImageSet};
 use crate::model::SiameseNet;
 use crate::sampling::PairSet;
 use crate::train::{
@@ -162,6 +162,17 @@ impl TrainedModel {
     pub fn embedding_distance(&self, a: &[f32], b: &[f32]) -> f32 {
         let squared: f32 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
         squared.max(self.meta.model.distance_epsilon).sqrt()
+    }
+
+    /// How image files become this model's input: grey, its height and width, inverted when
+    /// asked (see [`crate::data::load_image`]).
+    pub fn image_prep(&self, invert: bool) -> ImagePrep {
+        let input = &self.meta.model.input;
+        ImagePrep {
+            width: input.width,
+            height: input.height,
+            invert,
+        }
     }
 
     /// Rewrite `model.json` (atomically) with the current metadata.

@@ -6,8 +6,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::model::{InferError, TrainedModel};
 use crate::data::{
-    DatasetSpec, DownloadOptions, IdxDataset, ImagePrep, ImageSet, Split, ensure_files,
-    load_folder, load_image, load_split, read_pairs_csv, resolve_data_dir,
+    DatasetSpec, DownloadOptions, IdxDataset, ImageSet, Split, ensure_files, load_folder,
+    load_image, load_split, read_pairs_csv, resolve_data_dir,
 };
 use crate::rng::{Stream, stream_rng};
 use crate::sampling::{PairSet, create_pairs};
@@ -151,15 +151,6 @@ fn protocol_pairs(images: &ImageSet, classes: &[u8], seed: u64, tag: u64) -> Pai
     create_pairs(&per_class, &mut eval_rng(seed, tag))
 }
 
-fn image_prep(model: &TrainedModel, invert: bool) -> ImagePrep {
-    let input = &model.meta.model.input;
-    ImagePrep {
-        width: input.width,
-        height: input.height,
-        invert,
-    }
-}
-
 /// Build the pair set `source` for `model`.
 pub fn build_pair_set(
     model: &TrainedModel,
@@ -210,7 +201,7 @@ pub fn build_pair_set(
             })
         }
         PairSource::Folder(dir) => {
-            let set = load_folder(dir, &image_prep(model, opts.invert), 2)?;
+            let set = load_folder(dir, &model.image_prep(opts.invert), 2)?;
             let classes: Vec<u8> = (0..set.class_names.len() as u8).collect();
             let pairs = protocol_pairs(&set.images, &classes, opts.seed, 3);
             Ok(PairSetData {
@@ -227,7 +218,7 @@ pub fn build_pair_set(
         }
         PairSource::Csv(path) => {
             let file = read_pairs_csv(path)?;
-            let prep = image_prep(model, opts.invert);
+            let prep = model.image_prep(opts.invert);
             let mut paths: Vec<PathBuf> = file.left.iter().chain(&file.right).cloned().collect();
             paths.sort();
             paths.dedup();
@@ -289,7 +280,7 @@ pub fn class_pool(
     opts: &DataOptions,
 ) -> Result<ClassPool, InferError> {
     if let Some(dir) = spec.strip_prefix("folder:") {
-        let set = load_folder(dir.as_ref(), &image_prep(model, opts.invert), 1)?;
+        let set = load_folder(dir.as_ref(), &model.image_prep(opts.invert), 1)?;
         let classes: Vec<u8> = (0..set.class_names.len() as u8).collect();
         let per_class = to_usize(indices_by_class(&set.images.labels, &classes));
         return Ok(ClassPool {

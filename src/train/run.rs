@@ -120,7 +120,7 @@ impl ModelMeta {
             format: "siamese-model/1".to_string(),
             model: config.model.clone(),
             threshold: config.threshold,
-            threshold_source: "configured (the chapter's fixed 0.5)".to_string(),
+            threshold_source: format!("set in training (--threshold {})", config.threshold),
             margin: config.margin,
             label_convention: "1 = same, 0 = different; distances: smaller = more alike"
                 .to_string(),

@@ -1,0 +1,67 @@
+//! Flags shared by the commands that use a trained model.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use siamese::backend::{BackendKind, init_threads};
+use siamese::data::DownloadOptions;
+use siamese::infer::{DataOptions, TrainedModel};
+
+/// Which model to load and where it runs.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// The run folder of a finished `siamese train` (it holds model.json and the weights).
+    #[arg(long, value_name = "RUN")]
+    pub model: PathBuf,
+    /// Compute backend: flex (CPU), cuda or wgpu (the last two need those cargo features).
+    #[arg(long, default_value = "flex")]
+    pub backend: String,
+    /// CPU threads for the compute pool [default: one per core].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Invert user images before use: for a dark object on a light background, since the
+    /// Fashion-MNIST and MNIST models learnt light objects on black.
+    #[arg(long)]
+    pub invert: bool,
+}
+
+impl ModelArgs {
+    /// Size the thread pool, pick the device and load the model.
+    pub fn open(&self) -> anyhow::Result<TrainedModel> {
+        let backend = BackendKind::parse(&self.backend).map_err(anyhow::Error::msg)?;
+        init_threads(self.threads).map_err(anyhow::Error::msg)?;
+        let device = backend.device().map_err(anyhow::Error::msg)?;
+        TrainedModel::open(&self.model, &device)
+            .with_context(|| format!("loading the model in {}", self.model.display()))
+    }
+}
+
+/// Where evaluation data comes from.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// Folder holding the dataset's files, instead of the one the run used.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Never download dataset files; fail if they are missing.
+    #[arg(long)]
+    pub no_download: bool,
+    /// Seed of the pairs and episodes an evaluation draws (not the training seed).
+    #[arg(long, default_value_t = 0)]
+    pub eval_seed: u64,
+}
+
+impl DataArgs {
+    /// The library's form, with `invert` from the model flags.
+    pub fn options(&self, invert: bool) -> DataOptions {
+        DataOptions {
+            data_dir: self.data_dir.clone(),
+            download: DownloadOptions {
+                allow_download: !self.no_download,
+                ..DownloadOptions::default()
+            },
+            seed: self.eval_seed,
+            invert,
+        }
+    }
+}

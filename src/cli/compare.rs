@@ -1,0 +1,84 @@
+//! `siamese compare`.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+use siamese::infer::gather_inputs;
+
+use super::common::{DataArgs, ModelArgs};
+
+/// Flags of `siamese compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// First image: an image file (PNG, JPEG, BMP, GIF, TIFF, WebP; any size, grey or colour),
+    /// or one image of a set, as `fashion-mnist:test#0` or `images.idx3-ubyte#5`.
+    #[arg(value_name = "A")]
+    pub a: String,
+    /// Second image, in the same forms.
+    #[arg(value_name = "B")]
+    pub b: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Verdict {
+    a: String,
+    b: String,
+    distance: f32,
+    threshold: f32,
+    threshold_source: String,
+    same: bool,
+}
+
+pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let model = args.model.open()?;
+    let prep = model.image_prep(args.model.invert);
+    let data = args.data.options(args.model.invert);
+    let mut images = Vec::with_capacity(2);
+    for input in [&args.a, &args.b] {
+        let set = gather_inputs(std::slice::from_ref(input), &prep, &data)?;
+        if set.len() != 1 {
+            anyhow::bail!(
+                "{input} holds {} images; compare takes one image per side (pick one with {input}#N)",
+                set.len()
+            );
+        }
+        images.push(set);
+    }
+    let mut pixels = images[0].pixels.clone();
+    pixels.extend_from_slice(&images[1].pixels);
+    let embeddings = model.embed(&pixels, 2, 2)?;
+    let dim = model.embedding_dim();
+    let distance = model.embedding_distance(&embeddings[..dim], &embeddings[dim..]);
+    let verdict = Verdict {
+        a: args.a.clone(),
+        b: args.b.clone(),
+        distance,
+        threshold: model.threshold(),
+        threshold_source: model.meta.threshold_source.clone(),
+        same: distance < model.threshold(),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&verdict)?);
+    } else {
+        println!(
+            "distance {:.4} {} threshold {:.4}: {}",
+            verdict.distance,
+            if verdict.same { "<" } else { ">=" },
+            verdict.threshold,
+            if verdict.same { "same" } else { "different" }
+        );
+    }
+    Ok(if verdict.same {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,100 @@
+//! `siamese embed`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use siamese::infer::{EmbedFormat, encode_embeddings, gather_inputs, rows_file};
+use siamese::io::write_atomic;
+
+use super::common::{DataArgs, ModelArgs};
+
+/// Flags of `siamese embed`.
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// What to embed: image files, folders of images (walked recursively), IDX image files, or
+    /// dataset splits such as fashion-mnist:test; `SOURCE#N` picks one image of a set.
+    #[arg(required = true, value_name = "INPUTS")]
+    pub inputs: Vec<String>,
+    /// Output file; `-` writes CSV or JSON lines to stdout.
+    #[arg(short, long, default_value = "embeddings.npy")]
+    pub output: PathBuf,
+    /// npy (float32 rows x dim, with a .rows.tsv naming each row's source), csv or jsonl
+    /// [default: from the output's extension, else npy].
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Images per batch.
+    #[arg(long, default_value_t = 1024)]
+    pub batch_size: usize,
+}
+
+pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
+    let to_stdout = args.output.as_os_str() == "-";
+    let format = match &args.format {
+        Some(f) => EmbedFormat::parse(f).map_err(|e| anyhow::anyhow!("--format: {e}"))?,
+        None if to_stdout => EmbedFormat::Csv,
+        None => EmbedFormat::from_path(&args.output).unwrap_or(EmbedFormat::Npy),
+    };
+    if to_stdout && format == EmbedFormat::Npy {
+        anyhow::bail!(
+            "--output -: npy is binary and goes to a file; use --format csv or jsonl for stdout"
+        );
+    }
+    if args.batch_size == 0 {
+        anyhow::bail!("--batch-size must be at least 1");
+    }
+    let model = args.model.open()?;
+    let prep = model.image_prep(args.model.invert);
+    let inputs = gather_inputs(&args.inputs, &prep, &args.data.options(args.model.invert))?;
+    if inputs.is_empty() {
+        anyhow::bail!(
+            "no images found in {} ({} hidden and {} non-image files skipped)",
+            args.inputs.join(", "),
+            inputs.skipped.hidden,
+            inputs.skipped.not_images
+        );
+    }
+    if inputs.skipped.hidden + inputs.skipped.not_images > 0 {
+        tracing::info!(
+            "skipped {} hidden and {} non-image entries",
+            inputs.skipped.hidden,
+            inputs.skipped.not_images
+        );
+    }
+    let started = Instant::now();
+    let embeddings = model.embed(&inputs.pixels, inputs.len(), args.batch_size)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let dim = model.embedding_dim();
+    tracing::info!(
+        "embedded {} images in {seconds:.2} s ({:.0} per second)",
+        inputs.len(),
+        inputs.len() as f64 / seconds.max(1e-9)
+    );
+    let (bytes, rows) =
+        encode_embeddings(format, &embeddings, dim, &inputs.sources, &inputs.labels)
+            .map_err(anyhow::Error::msg)?;
+    if to_stdout {
+        use std::io::Write;
+        std::io::stdout().write_all(&bytes)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    write_atomic(&args.output, &bytes)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    let mut written = args.output.display().to_string();
+    if let Some(rows) = rows {
+        let path = rows_file(&args.output);
+        write_atomic(&path, &rows).with_context(|| format!("writing {}", path.display()))?;
+        written = format!("{written} and {}", path.display());
+    }
+    println!(
+        "{} embeddings of {dim} values written to {written}",
+        inputs.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
