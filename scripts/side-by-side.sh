@@ -16,6 +16,7 @@ SEED="${2:-0}"
 SHARED="${SHARED:-$(cd .. && pwd)/shared}"
 PY="${ANCHOR_PYTHON:-$HOME/.cache/siamese-anchors/bin/python}"
 OUT="${OUT:-$(mktemp -d /tmp/side-by-side.XXXX)}"
+mkdir -p "$OUT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/siamese-target}"
 export SIAMESE_DATA="${SIAMESE_DATA:-$SHARED/data}"
 

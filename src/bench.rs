@@ -70,6 +70,45 @@ pub fn chapter_step_flop(config: &ChapterCnnConfig, batch_size: usize) -> f64 {
     conv1 * 2.0 + conv2 * 3.0 + dense * 3.0
 }
 
+/// The CPU's peak FP32 rate estimated from what it reports: cores x 2 FMA units x SIMD lanes
+/// (16 with AVX-512, 8 with AVX2, 4 otherwise) x 2 flop x the clock `/proc/cpuinfo` gives
+/// (the base clock on most virtual machines). Returns the figure and how it was made; `None`
+/// when the clock is unknown.
+pub fn estimated_peak_gflops() -> Option<(f64, String)> {
+    let cores = std::thread::available_parallelism().ok()?.get();
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let mhz: f64 = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("cpu MHz"))?
+        .split(':')
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()?;
+    let (lanes, simd) = simd_lanes();
+    let peak = cores as f64 * 2.0 * lanes as f64 * 2.0 * mhz / 1e3;
+    Some((
+        peak,
+        format!("{cores} cores x 2 FMA x {lanes} lanes ({simd}) x 2 flop x {mhz:.0} MHz"),
+    ))
+}
+
+#[cfg(target_arch = "x86_64")]
+fn simd_lanes() -> (usize, &'static str) {
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        (16, "AVX-512")
+    } else if std::arch::is_x86_feature_detected!("fma") {
+        (8, "AVX2")
+    } else {
+        (4, "SSE")
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn simd_lanes() -> (usize, &'static str) {
+    (4, "128-bit SIMD")
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -82,6 +121,7 @@ pub fn run_bench(
     download: &DownloadOptions,
 ) -> Result<BenchReport, TrainError> {
     let train = &config.train;
+    crate::backend::flush_denormals();
     let data = chapter_data(train, download)?;
     let autodiff = device.clone().autodiff();
     let mut model = SiameseNet::init(&train.model, &autodiff, &mut stream_rng(0, Stream::Init));

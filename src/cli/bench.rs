@@ -27,10 +27,10 @@ pub struct BenchArgs {
     /// Embedding batches timed.
     #[arg(long, default_value_t = 10)]
     pub embed_batches: usize,
-    /// Peak FP32 GFLOP/s of this CPU, for the share-of-peak figure (2-core Zen 3 at base
-    /// clock: 157).
-    #[arg(long, default_value_t = 157.0)]
-    pub peak_gflops: f64,
+    /// Peak FP32 GFLOP/s of this CPU, for the share-of-peak figure [default: estimated from
+    /// the cores, SIMD width and clock the CPU reports].
+    #[arg(long)]
+    pub peak_gflops: Option<f64>,
     /// Folder holding the Fashion-MNIST files.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -49,6 +49,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let backend = BackendKind::parse(&args.backend).map_err(anyhow::Error::msg)?;
     init_threads(args.threads).map_err(anyhow::Error::msg)?;
     let device = backend.device().map_err(anyhow::Error::msg)?;
+    let (peak_gflops, peak_source) = match args.peak_gflops {
+        Some(p) if p > 0.0 => (p, "given".to_string()),
+        Some(p) => anyhow::bail!("--peak-gflops must be positive, got {p}"),
+        None => siamese::bench::estimated_peak_gflops().ok_or_else(|| {
+            anyhow::anyhow!("cannot estimate this CPU's peak rate; pass --peak-gflops")
+        })?,
+    };
     let train = TrainConfig {
         data_dir: args.data_dir.clone(),
         batch_size: args.batch_size,
@@ -61,7 +68,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         warmup: args.warmup,
         embed_batch: args.embed_batch.max(1),
         embed_batches: args.embed_batches,
-        peak_gflops: args.peak_gflops,
+        peak_gflops,
     };
     let report = run_bench(&config, &device, &DownloadOptions::default())?;
     if args.json {
@@ -83,11 +90,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         report.pairs_per_second
     );
     println!(
-        "compute                 {:.2} GFLOP/step, {:.1} GFLOP/s, {:.1}% of {:.0} GFLOP/s peak",
+        "compute                 {:.2} GFLOP/step, {:.1} GFLOP/s, {:.1}% of {:.0} GFLOP/s peak ({peak_source})",
         report.gflop_per_step,
         report.gflops,
         100.0 * report.share_of_peak,
-        args.peak_gflops
+        peak_gflops
     );
     println!(
         "embedding throughput    {:.0} images/s (batch {})",

@@ -85,6 +85,7 @@ impl TrainedModel {
                 meta.model.architecture
             )));
         }
+        crate::backend::flush_denormals();
         let device = device.clone().without_autodiff();
         // The initial values are overwritten by the load; any seed will do.
         let blank = SiameseNet::init(&meta.model, &device, &mut ChaCha8Rng::seed_from_u64(0));

@@ -179,6 +179,7 @@ pub fn peak_rss_mib() -> Option<f64> {
 /// Run (or resume) the experiment `config` describes, writing the run folder `options.out`.
 pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcome, TrainError> {
     config.validate().map_err(TrainError::Config)?;
+    crate::backend::flush_denormals();
     let run = RunDir::new(&options.out);
     std::fs::create_dir_all(run.root()).map_err(|source| TrainError::Io {
         path: run.root().to_path_buf(),
