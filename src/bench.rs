@@ -43,6 +43,12 @@ pub struct BenchReport {
     pub step_ms_min: f64,
     /// Milliseconds to build one batch's input from the pair indices (the data path).
     pub batch_build_ms: f64,
+    /// Median milliseconds of a step's forward pass (encoder, distance, loss, penalty).
+    pub forward_ms: f64,
+    /// Median milliseconds of a step's backward pass.
+    pub backward_ms: f64,
+    /// Median milliseconds of a step's optimiser update.
+    pub update_ms: f64,
     /// Training pairs per second at the median step time.
     pub pairs_per_second: f64,
     /// Floating-point operations of one step (the matrix products of forward and backward).
@@ -133,6 +139,7 @@ pub fn run_bench(
 
     let mut step_ms = Vec::new();
     let mut build_ms = Vec::new();
+    let mut phase_ms: [Vec<f64>; 3] = Default::default();
     for step in 0..config.warmup + config.steps.max(1) {
         let start = (step * batch) % (data.fit.len() - batch + 1);
         let order: Vec<usize> = (start..start + batch).collect();
@@ -141,12 +148,19 @@ pub fn run_bench(
         let began = Instant::now();
         let distances = model.pair_distances(x, batch, eps);
         let loss = contrastive_loss(distances, y, train.margin) + model.encoder.penalty(l2, l1);
+        let forward_done = Instant::now();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let backward_done = Instant::now();
         model = optim.step(train.learning_rate, model, grads);
         let _: f32 = loss.into_scalar();
         if step >= config.warmup {
-            step_ms.push(began.elapsed().as_secs_f64() * 1e3);
-            build_ms.push((began - built).as_secs_f64() * 1e3);
+            let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+            let done = Instant::now();
+            step_ms.push(ms(began, done));
+            build_ms.push(ms(built, began));
+            phase_ms[0].push(ms(began, forward_done));
+            phase_ms[1].push(ms(forward_done, backward_done));
+            phase_ms[2].push(ms(backward_done, done));
         }
     }
 
@@ -179,6 +193,9 @@ pub fn run_bench(
         step_ms_median,
         step_ms_min,
         batch_build_ms: median(&mut build_ms),
+        forward_ms: median(&mut phase_ms[0]),
+        backward_ms: median(&mut phase_ms[1]),
+        update_ms: median(&mut phase_ms[2]),
         pairs_per_second: batch as f64 / (step_ms_median / 1e3),
         gflop_per_step: flop / 1e9,
         gflops,

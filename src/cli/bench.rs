@@ -81,6 +81,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         report.step_ms_median, report.step_ms_min, report.batch_size
     );
     println!(
+        "  of which             forward {:.1} ms, backward {:.1} ms, update {:.1} ms (medians)",
+        report.forward_ms, report.backward_ms, report.update_ms
+    );
+    println!(
         "data path per step      {:.2} ms ({:.1}% of a step)",
         report.batch_build_ms,
         100.0 * report.batch_build_ms / report.step_ms_median

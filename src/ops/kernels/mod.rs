@@ -18,7 +18,7 @@ pub use conv::{conv_relu_backward, conv_relu_forward};
 pub use pool::{PoolIndex, conv_relu_pool_backward, conv_relu_pool_forward};
 
 /// Images per parallel chunk.
-pub const CHUNK_IMAGES: usize = 32;
+pub const CHUNK_IMAGES: usize = 8;
 
 /// The shape of a valid (unpadded), stride-1 convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
