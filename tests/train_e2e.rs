@@ -142,3 +142,55 @@ fn same_seed_same_weights_and_resume_matches() {
     train(&other, &options(dir.path().join("d"))).unwrap();
     assert_ne!(wa, weights(&dir.path().join("d"), &other));
 }
+
+#[test]
+fn each_triplet_mode_learns() {
+    use siamese::loss::triplet::Mining;
+    use siamese::train::ModelMeta;
+    let dir = tempfile::tempdir().unwrap();
+    for mining in [
+        None,
+        Some(Mining::BatchAll),
+        Some(Mining::BatchHard),
+        Some(Mining::SemiHard),
+    ] {
+        let cfg = TrainConfig {
+            data_dir: Some(data_root().join("fashion-mnist")),
+            limit: Some(300),
+            epochs: 3,
+            ..TrainConfig::triplet(mining)
+        };
+        let name = format!("{mining:?}");
+        let outcome = train(&cfg, &options(dir.path().join(&name))).unwrap();
+        let m = &outcome.metrics;
+        let (first, last) = (m.epochs[0].loss, m.epochs[2].loss);
+        assert!(
+            last < first * 0.95,
+            "{name}: loss did not fall: {first} -> {last}"
+        );
+        // Validation loss (triplet loss on held-out triplets, plus the penalty) falls too.
+        assert!(
+            m.epochs[2].val_loss < m.epochs[0].val_loss,
+            "{name}: {:?}",
+            m.epochs
+        );
+        // Balanced pairs: chance is 0.5.
+        let acc = m.test_accuracy.unwrap();
+        assert!(
+            acc > 0.75,
+            "{name}: test accuracy {acc} is not clearly above chance"
+        );
+        let meta: ModelMeta = read_json(&outcome.run.file("model.json")).unwrap();
+        assert_eq!(meta.model.architecture, "triplet");
+        assert!(meta.model.normalize);
+        assert!(
+            meta.threshold_source.contains("validation pairs"),
+            "{}",
+            meta.threshold_source
+        );
+        assert!(meta.threshold > 0.0 && meta.threshold < 2f32.sqrt());
+        // Online mining never met a batch without a valid triplet: P x K batches always hold
+        // positives and negatives.
+        assert!(m.epochs.iter().all(|e| e.empty_batches == 0));
+    }
+}

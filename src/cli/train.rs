@@ -7,23 +7,43 @@ use anyhow::{Context, bail};
 use clap::Args;
 use siamese::backend::{BackendKind, init_threads};
 use siamese::data::DownloadOptions;
-use siamese::train::{RunDir, TrainConfig, TrainOptions, read_json, train};
+use siamese::loss::triplet::Mining;
+use siamese::train::{Arch, RunDir, TrainConfig, TrainOptions, read_json, train};
 
 use super::logging;
 
 /// Flags of `siamese train`. Each overrides one setting of the chapter's experiment.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
+    /// Architecture: siamese (pairs, contrastive loss: the chapter) or triplet (anchor,
+    /// positive, negative through one shared encoder, triplet loss; L2-normalised embeddings,
+    /// margin 0.2 unless --margin) [default: siamese].
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Triplet network: offline (triplets drawn from class lists, --batch-size triplets a
+    /// step), or online mining from P x K batches: batch-all, batch-hard, semi-hard
+    /// [default: offline].
+    #[arg(long)]
+    pub mining: Option<String>,
+    /// Scale embeddings to unit length (true or false) [default: false; true for triplet].
+    #[arg(long)]
+    pub normalize: Option<bool>,
+    /// Online mining: classes per batch (P) [default: 6].
+    #[arg(long)]
+    pub classes_per_batch: Option<usize>,
+    /// Online mining: images per class in a batch (K) [default: 16].
+    #[arg(long)]
+    pub images_per_class: Option<usize>,
     /// Passes over the training pairs [default: 13].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Pairs per training step [default: 128].
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// RMSprop learning rate [default: 0.001].
+    /// RMSprop learning rate [default: 0.001; 0.0001 for batch-hard mining].
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Contrastive-loss margin [default: 1].
+    /// The loss's margin [default: 1 (contrastive); 0.2 (triplet)].
     #[arg(long)]
     pub margin: Option<f32>,
     /// Distance below which a pair is called "same" [default: 0.5].
@@ -52,6 +72,7 @@ pub struct TrainArgs {
     pub out: Option<PathBuf>,
     /// Continue the run in this folder from its last checkpoint, with its saved settings.
     #[arg(long, value_name = "RUN", conflicts_with_all = [
+        "arch", "mining", "normalize", "classes_per_batch", "images_per_class",
         "epochs", "batch_size", "lr", "margin", "threshold", "seed", "classes", "dataset", "limit", "out"
     ])]
     pub resume: Option<PathBuf>,
@@ -70,8 +91,37 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    fn config(&self) -> TrainConfig {
-        let mut c = TrainConfig::default();
+    fn config(&self) -> anyhow::Result<TrainConfig> {
+        let arch = match &self.arch {
+            Some(a) => Arch::parse(a).map_err(|e| anyhow::anyhow!("--arch: {e}"))?,
+            None => Arch::Siamese,
+        };
+        let mining = match self.mining.as_deref() {
+            None | Some("offline") => None,
+            Some(m) => {
+                Some(Mining::parse(m).map_err(|e| anyhow::anyhow!("--mining: {e} (or offline)"))?)
+            }
+        };
+        if arch != Arch::Triplet
+            && (self.mining.is_some()
+                || self.classes_per_batch.is_some()
+                || self.images_per_class.is_some())
+        {
+            bail!("--mining, --classes-per-batch and --images-per-class apply to --arch triplet");
+        }
+        let mut c = match arch {
+            Arch::Siamese => TrainConfig::default(),
+            Arch::Triplet => TrainConfig::triplet(mining),
+        };
+        if let Some(v) = self.classes_per_batch {
+            c.classes_per_batch = v;
+        }
+        if let Some(v) = self.normalize {
+            c.model.normalize = v;
+        }
+        if let Some(v) = self.images_per_class {
+            c.images_per_class = v;
+        }
         if let Some(v) = self.epochs {
             c.epochs = v;
         }
@@ -103,13 +153,36 @@ impl TrainArgs {
         }
         c.data_dir = self.data_dir.clone();
         c.limit = self.limit;
-        c
+        Ok(c)
     }
 }
 
-/// A fresh default run folder: `runs/<dataset>-seed<seed>`, numbered when taken.
+/// A fresh default run folder, numbered when taken: `runs/<dataset>-seed<seed>` for the
+/// chapter's Siamese network, `runs/<dataset>-triplet-<mining>-seed<seed>` for a triplet
+/// network; an image folder is named by its last component.
 fn default_out(config: &TrainConfig) -> PathBuf {
-    let base = PathBuf::from("runs").join(format!("{}-seed{}", config.dataset, config.seed));
+    let dataset = match config.dataset.strip_prefix("folder:") {
+        Some(path) => Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "folder".into()),
+        None => config.dataset.clone(),
+    };
+    let arch = match config.arch {
+        Arch::Siamese => String::new(),
+        Arch::Triplet => format!("-triplet-{}", config.mining.map_or("offline", |m| m.name())),
+    };
+    let name: String = format!("{dataset}{arch}-seed{}", config.seed)
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let base = PathBuf::from("runs").join(name);
     if !base.exists() {
         return base;
     }
@@ -143,7 +216,7 @@ pub fn run(args: TrainArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode
             (config, run.clone(), true)
         }
         None => {
-            let config = args.config();
+            let config = args.config()?;
             let out = args.out.clone().unwrap_or_else(|| default_out(&config));
             if holds_a_run(&out) && !args.overwrite {
                 bail!(

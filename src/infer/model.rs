@@ -78,9 +78,9 @@ impl TrainedModel {
                 meta.format
             )));
         }
-        if meta.model.architecture != "siamese" {
+        if !["siamese", "triplet"].contains(&meta.model.architecture.as_str()) {
             return Err(InferError::Model(format!(
-                "{}: architecture {:?} is not supported by this version (siamese)",
+                "{}: architecture {:?} is not supported by this version (siamese, triplet)",
                 meta_path.display(),
                 meta.model.architecture
             )));

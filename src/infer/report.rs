@@ -13,7 +13,7 @@ use crate::eval::{
     Confusion, Criterion, Metric, OneShotResult, best_threshold, draw_episodes, equal_error_rate,
     roc_auc, roc_curve, score_episodes,
 };
-use crate::train::chapter_data;
+use crate::train::run_data;
 
 /// How an evaluation runs.
 #[derive(Debug, Clone)]
@@ -177,7 +177,9 @@ pub fn calibrate(
     if opts.data.data_dir.is_some() {
         config.data_dir = opts.data.data_dir.clone();
     }
-    let data = chapter_data(&config, &opts.data.download)?;
+    // The run's own validation pairs: the chapter's for a Siamese run, held-out images for a
+    // triplet run.
+    let data = run_data(&config, &opts.data.download)?;
     if data.validation.is_empty() {
         return Err(InferError::Invalid(
             "the run held out no validation pairs (validation_split 0), so there is nothing to \

@@ -2,6 +2,8 @@
 //!
 //! Label convention: 1 = same, 0 = different. Distances are distances: smaller = more alike.
 
+pub mod triplet;
+
 use burn::tensor::Tensor;
 
 /// Row-wise Euclidean distance `sqrt(max(sum((a - b)^2), epsilon))` of two `[n, d]` tensors.

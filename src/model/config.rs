@@ -29,7 +29,8 @@ pub enum EncoderKind {
 /// A model's architecture and the numbers that define how it is scored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
-    /// The head: "siamese" (shared weights, Euclidean distance).
+    /// The head: "siamese" or "triplet" (both: one shared encoder, Euclidean distance between
+    /// embeddings).
     pub architecture: String,
     /// The encoder.
     pub encoder: EncoderKind,
@@ -45,6 +46,9 @@ pub struct ModelConfig {
     pub kernel_l2: f32,
     /// L1 penalty on every bias (`l1 * sum(|b|)`).
     pub bias_l1: f32,
+    /// Whether embeddings are scaled to unit length (triplet runs).
+    #[serde(default)]
+    pub normalize: bool,
 }
 
 impl ModelConfig {
@@ -65,6 +69,19 @@ impl ModelConfig {
             distance_epsilon: 1e-7,
             kernel_l2: 0.01,
             bias_l1: 0.01,
+            normalize: false,
+        }
+    }
+
+    /// The largest distance two embeddings can be apart, when bounded: with unit-length
+    /// embeddings 2, or `sqrt(2)` for the chapter's encoder, whose ReLU output is non-negative
+    /// (two unit vectors with no negative component are at most at a right angle).
+    pub fn max_distance(&self) -> Option<f32> {
+        if !self.normalize {
+            return None;
+        }
+        match self.encoder {
+            EncoderKind::ChapterCnn => Some(2f32.sqrt()),
         }
     }
 }

@@ -8,11 +8,14 @@ use super::config::{EncoderKind, ModelConfig};
 use super::encoder::{ChapterCnn, ChapterCnnConfig};
 use crate::loss::euclidean_distance;
 
-/// Two inputs through one shared encoder, judged by the distance of their embeddings.
+/// Two inputs through one shared encoder, judged by the distance of their embeddings. The
+/// triplet network is the same network with a third input; both use it.
 #[derive(Module, Debug)]
 pub struct SiameseNet {
     /// The shared encoder.
     pub encoder: ChapterCnn,
+    /// Whether embeddings are scaled to unit length.
+    pub normalize: bool,
 }
 
 impl SiameseNet {
@@ -27,19 +30,30 @@ impl SiameseNet {
             }
             .init(device, rng),
         };
-        Self { encoder }
+        Self {
+            encoder,
+            normalize: config.normalize,
+        }
     }
 
-    /// Embeddings of a batch of images.
+    /// Embeddings of a batch of images, scaled to unit length when the model says so.
     pub fn embed(&self, images: Tensor<4>) -> Tensor<2> {
-        self.encoder.forward(images)
+        let e = self.encoder.forward(images);
+        if self.normalize {
+            // An all-zero embedding (possible after a ReLU) stays zero instead of dividing
+            // by zero.
+            let norm = e.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
+            e / norm
+        } else {
+            e
+        }
     }
 
     /// Distances of `batch` pairs given as one tensor holding the `batch` left images followed
     /// by the `batch` right images: one encoder pass serves both branches, so the shared weights
     /// collect the gradients of both.
     pub fn pair_distances(&self, stacked: Tensor<4>, batch: usize, epsilon: f32) -> Tensor<1> {
-        let embeddings = self.encoder.forward(stacked);
+        let embeddings = self.embed(stacked);
         let left = embeddings.clone().narrow(0, 0, batch);
         let right = embeddings.narrow(0, batch, batch);
         euclidean_distance(left, right, epsilon)

@@ -4,5 +4,7 @@
 //! ([`crate::rng::stream_rng`]) and nothing else.
 
 mod pairs;
+mod triplets;
 
 pub use pairs::{ChapterSplit, PairSet, SamplingError, chapter_split, create_pairs};
+pub use triplets::{PkSampler, TripletSet, check_triplet_classes, offline_triplets};

@@ -20,6 +20,25 @@ pub enum SamplingError {
         /// Which data was searched.
         what: String,
     },
+    /// Classes with fewer than two images cannot supply an anchor with a positive.
+    #[error(
+        "classes {0:?} have fewer than two images, so they cannot supply an anchor with a \
+         positive; drop them from --classes or add images"
+    )]
+    NoPositive(Vec<u8>),
+    /// A P x K batch shape the data cannot fill.
+    #[error(
+        "a batch of {p} classes x {k} images needs P >= 2, K >= 2 and P <= the {classes} classes \
+         available (--classes-per-batch, --images-per-class)"
+    )]
+    BadBatchShape {
+        /// Classes per batch.
+        p: usize,
+        /// Images per class.
+        k: usize,
+        /// Classes available.
+        classes: usize,
+    },
     /// After the 80/20 split a side has fewer than two images per class, so no pair exists.
     #[error(
         "only {per_class} images per class are available (the smallest class, {class}, limits it); \

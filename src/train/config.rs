@@ -4,13 +4,66 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::loss::triplet::{Mining, check_margin};
 use crate::model::ModelConfig;
 use crate::optim::KerasRmsPropConfig;
+
+/// What a run trains: how inputs meet and which loss judges them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arch {
+    /// Pairs through one shared encoder, Euclidean distance, contrastive loss (the chapter).
+    #[default]
+    Siamese,
+    /// Anchor, positive and negative through one shared encoder, triplet loss.
+    Triplet,
+}
+
+impl Arch {
+    /// Parse `--arch`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "siamese" => Ok(Arch::Siamese),
+            "triplet" => Ok(Arch::Triplet),
+            _ => Err(format!(
+                "unknown architecture {text:?}; expected siamese or triplet"
+            )),
+        }
+    }
+
+    /// The name `--arch` and `model.json` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Siamese => "siamese",
+            Arch::Triplet => "triplet",
+        }
+    }
+}
+
+fn default_classes_per_batch() -> usize {
+    6
+}
+
+fn default_images_per_class() -> usize {
+    16
+}
 
 /// Everything that defines a training run. The defaults are the chapter's experiment
 /// (SPEC.md section 5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// The architecture (`siamese` unless the file says otherwise).
+    #[serde(default)]
+    pub arch: Arch,
+    /// Triplet runs: online mining from P x K batches, or `None` for offline triplets.
+    #[serde(default)]
+    pub mining: Option<Mining>,
+    /// Online mining: classes per batch (P).
+    #[serde(default = "default_classes_per_batch")]
+    pub classes_per_batch: usize,
+    /// Online mining: images per class in a batch (K).
+    #[serde(default = "default_images_per_class")]
+    pub images_per_class: usize,
     /// Dataset: "fashion-mnist", "mnist", or "folder:PATH" (one sub-folder of images per class).
     pub dataset: String,
     /// Folder holding the dataset's files, when the user named one.
@@ -19,15 +72,15 @@ pub struct TrainConfig {
     pub classes: Vec<u8>,
     /// At most this many images per class (quick runs); `None` = the protocol's full size.
     pub limit: Option<usize>,
-    /// Passes over the training pairs.
+    /// Passes over the training data.
     pub epochs: usize,
-    /// Pairs per step.
+    /// Pairs (or offline triplets) per step; online mining uses P x K images instead.
     pub batch_size: usize,
     /// Learning rate.
     pub learning_rate: f64,
     /// RMSprop settings.
     pub optimizer: KerasRmsPropConfig,
-    /// Contrastive-loss margin.
+    /// The loss's margin (contrastive, or triplet).
     pub margin: f32,
     /// The seed every random stream derives from.
     pub seed: u64,
@@ -42,6 +95,10 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
+            arch: Arch::Siamese,
+            mining: None,
+            classes_per_batch: default_classes_per_batch(),
+            images_per_class: default_images_per_class(),
             dataset: "fashion-mnist".to_string(),
             data_dir: None,
             classes: vec![0, 1, 2, 4, 5, 9],
@@ -60,6 +117,26 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The defaults of a triplet run: the chapter's data, encoder and optimiser, L2-normalised
+    /// embeddings and a margin of 0.2 (FaceNet's). Batch-hard mining starts at a learning rate
+    /// of 1e-4: at the chapter's 1e-3 its hardest triplets collapsed every embedding to one
+    /// point within two epochs here (loss stuck at the margin, validation accuracy 0.5), while
+    /// 1e-4 learns steadily.
+    pub fn triplet(mining: Option<Mining>) -> Self {
+        let mut config = Self {
+            arch: Arch::Triplet,
+            mining,
+            margin: 0.2,
+            ..Self::default()
+        };
+        if mining == Some(Mining::BatchHard) {
+            config.learning_rate = 1e-4;
+        }
+        config.model.architecture = Arch::Triplet.name().to_string();
+        config.model.normalize = true;
+        config
+    }
+
     /// Check every number before any work starts; the message names the setting.
     pub fn validate(&self) -> Result<(), String> {
         if self.epochs == 0 {
@@ -78,6 +155,18 @@ impl TrainConfig {
             return Err(format!(
                 "--margin must be a positive number, got {}",
                 self.margin
+            ));
+        }
+        if self.arch == Arch::Triplet {
+            check_margin(self.margin, self.model.max_distance())?;
+        } else if self.mining.is_some() {
+            return Err("--mining applies to --arch triplet only".into());
+        }
+        if self.model.architecture != self.arch.name() {
+            return Err(format!(
+                "model architecture {:?} does not match --arch {}",
+                self.model.architecture,
+                self.arch.name()
             ));
         }
         if !(0.0..1.0).contains(&self.validation_split) {

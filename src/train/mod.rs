@@ -1,39 +1,35 @@
-//! Training: the chapter's experiment and its run folder.
+//! Training: the chapter's experiment (and the triplet network on the same data), and the run
+//! folder it leaves.
 
 mod batch;
 mod config;
+mod data;
+mod fit;
 mod plot;
 mod run;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::module::Module;
-use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::seq::SliceRandom;
 use thiserror::Error;
 use tracing::info;
 
 pub use batch::{PairBatcher, image_tensor};
-pub use config::TrainConfig;
+pub use config::{Arch, TrainConfig};
+pub use data::{ChapterData, FitPlan, RunData, chapter_data, run_data};
 pub use plot::{loss_plot, sample_image};
 pub use run::{
     EpochMetrics, MODEL_META, MODEL_WEIGHTS, Metrics, ModelMeta, Progress, RunDir, load_checkpoint,
     load_weights, read_json, save_checkpoint, save_weights, write_json,
 };
 
-use crate::data::{
-    DataError, DatasetSpec, DownloadOptions, ImagePrep, ImageSet, Split, ensure_files, load_folder,
-    load_split, resolve_data_dir,
-};
-use crate::eval::{contrastive_loss_value, pair_accuracy};
-use crate::infer::pair_distances;
-use crate::loss::contrastive_loss;
+use crate::data::{DataError, DownloadOptions};
+use crate::eval::pair_accuracy;
 use crate::model::SiameseNet;
 use crate::rng::{Stream, stream_rng};
-use crate::sampling::{PairSet, SamplingError, chapter_split, create_pairs};
+use crate::sampling::SamplingError;
 
 /// Errors of a training run.
 #[derive(Debug, Error)]
@@ -91,81 +87,39 @@ pub struct TrainOutcome {
     pub finished: bool,
 }
 
-/// The data a run trains and tests on, built from the configuration alone.
-#[derive(Debug)]
-pub struct ChapterData {
-    /// The training split's images.
-    pub images: ImageSet,
-    /// Class names by label.
-    pub class_names: Vec<String>,
-    /// Pairs trained on.
-    pub fit: PairSet,
-    /// Pairs held out for validation (the unshuffled tail).
-    pub validation: PairSet,
-    /// The chapter's test pairs (from the training split's last 20% per class).
-    pub test: PairSet,
-}
-
-/// Load the dataset and build the chapter's pairs for `config`.
-pub fn chapter_data(
+/// The threshold a finished run stores, and where it came from: the configured one for a
+/// Siamese network (the chapter's 0.5); for a triplet network, whose distances have no fixed
+/// scale, the accuracy-best cut on the validation pairs (never on the test pairs).
+fn final_threshold(
+    model: &SiameseNet,
+    data: &RunData,
     config: &TrainConfig,
-    download: &DownloadOptions,
-) -> Result<ChapterData, TrainError> {
-    let (images, class_names, name) =
-        match DatasetSpec::parse(&config.dataset).map_err(TrainError::Config)? {
-            DatasetSpec::Idx(dataset) => {
-                let dir = resolve_data_dir(dataset, config.data_dir.as_deref());
-                ensure_files(dataset, &dir, download)?;
-                let images = load_split(dataset, &dir, Split::Train)?;
-                let names = dataset
-                    .class_names()
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
-                (images, names, dataset.name().to_string())
-            }
-            DatasetSpec::Folder(dir) => {
-                let input = &config.model.input;
-                let prep = ImagePrep::new(input.width, input.height);
-                // The 80/20 split needs two images per class on each side.
-                let set = load_folder(&dir, &prep, 10)?;
-                (set.images, set.class_names, dir.display().to_string())
-            }
-        };
-    if let Some(&bad) = config
-        .classes
-        .iter()
-        .find(|&&c| usize::from(c) >= images.num_classes)
-    {
-        return Err(TrainError::Config(format!(
-            "--classes: class {bad} does not exist; {name} has classes 0..{}",
-            images.num_classes - 1
-        )));
+    device: &Device,
+) -> Result<(f32, String), TrainError> {
+    match config.arch {
+        Arch::Siamese => Ok((
+            config.threshold,
+            format!("set in training (--threshold {})", config.threshold),
+        )),
+        Arch::Triplet => match fit::validate(model, data, config, device)? {
+            Some(v) => Ok((
+                v.threshold,
+                format!(
+                    "calibrated at the end of training: the accuracy-best cut on the run's {} \
+                     validation pairs (accuracy {:.4} there)",
+                    data.validation.len(),
+                    v.accuracy
+                ),
+            )),
+            None => Ok((
+                config.threshold,
+                format!(
+                    "set in training (--threshold {}); no validation pairs to calibrate on",
+                    config.threshold
+                ),
+            )),
+        },
     }
-    // An empty class list means every class of the dataset.
-    let classes: Vec<u8> = if config.classes.is_empty() {
-        (0..images.num_classes as u8).collect()
-    } else {
-        config.classes.clone()
-    };
-    let split = chapter_split(&images.labels, &classes, config.limit)?;
-    let mut rng = stream_rng(config.seed, Stream::Pairs);
-    let train = create_pairs(&split.train, &mut rng);
-    let test = create_pairs(&split.test, &mut rng);
-    let n_fit = (train.len() as f64 * (1.0 - config.validation_split)).floor() as usize;
-    let (fit, validation) = train.split_at(n_fit);
-    if fit.is_empty() {
-        return Err(TrainError::Config(
-            "no training pairs left after the validation hold-out".into(),
-        ));
-    }
-    Ok(ChapterData {
-        images,
-        class_names,
-        fit,
-        validation,
-        test,
-    })
 }
 
 /// Peak resident memory of this process in MiB (Linux `VmHWM`); `None` elsewhere.
@@ -185,11 +139,12 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
         path: run.root().to_path_buf(),
         source,
     })?;
-    let data = chapter_data(config, &options.download)?;
+    let data = run_data(config, &options.download)?;
     info!(
-        "pairs: {} training ({} fit + {} validation), {} test; classes {:?}",
-        data.fit.len() + data.validation.len(),
-        data.fit.len(),
+        "{}: {} items per epoch ({} steps), {} validation pairs, {} test pairs; classes {:?}",
+        config.arch.name(),
+        data.fit_items,
+        fit::steps_per_epoch(&data.fit, config.batch_size),
         data.validation.len(),
         data.test.len(),
         config.classes
@@ -205,7 +160,7 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
     let fresh = Progress {
         epochs_done: 0,
         metrics: Metrics {
-            train_pairs: data.fit.len(),
+            train_pairs: data.fit_items,
             validation_pairs: data.validation.len(),
             test_pairs: data.test.len(),
             ..Metrics::default()
@@ -243,10 +198,7 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
     )
     .map_err(TrainError::Record)?;
 
-    let eps = config.model.distance_epsilon;
-    let (l2, l1) = (config.model.kernel_l2, config.model.bias_l1);
-    let mut batcher = PairBatcher::new(&data.images);
-    let steps_per_epoch = data.fit.len().div_ceil(config.batch_size);
+    let steps_per_epoch = fit::steps_per_epoch(&data.fit, config.batch_size);
     let mut epochs_this_process = 0;
     while progress.epochs_done < config.epochs {
         if options.stop_after.is_some_and(|n| epochs_this_process >= n) {
@@ -254,8 +206,6 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
         }
         let epoch = progress.epochs_done;
         let started = Instant::now();
-        let mut order: Vec<usize> = (0..data.fit.len()).collect();
-        order.shuffle(&mut stream_rng(config.seed, Stream::Shuffle { epoch }));
         let bar = if options.progress {
             ProgressBar::new(steps_per_epoch as u64)
         } else {
@@ -269,53 +219,32 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
             .progress_chars("=> "),
         );
         bar.set_prefix(format!("{}/{}", epoch + 1, config.epochs));
-        let mut loss_sum = 0.0f64;
-        let mut step_seconds = 0.0f64;
-        for (step, chunk) in order.chunks(config.batch_size).enumerate() {
-            let (x, y) = batcher.batch(&data.fit, chunk, &device);
-            let step_start = Instant::now();
-            let distances = model.pair_distances(x, chunk.len(), eps);
-            let loss =
-                contrastive_loss(distances, y, config.margin) + model.encoder.penalty(l2, l1);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(config.learning_rate, model, grads);
-            let value: f32 = loss.into_scalar();
-            step_seconds += step_start.elapsed().as_secs_f64();
-            loss_sum += f64::from(value) * chunk.len() as f64;
-            if step % 8 == 0 {
-                bar.set_message(format!(
-                    "loss {:.4}",
-                    loss_sum / ((step * config.batch_size + chunk.len()) as f64)
-                ));
-            }
-            bar.inc(1);
-        }
+        let (trained, fitted) =
+            fit::fit_epoch(model, &mut optim, &data, config, epoch, &device, &bar)?;
+        model = trained;
         bar.finish_and_clear();
         let train_seconds = started.elapsed().as_secs_f64();
-        let penalty: f32 = model.valid().encoder.penalty(l2, l1).into_scalar();
-        let (val_loss, val_accuracy) = if data.validation.is_empty() {
-            (f64::NAN, f64::NAN)
-        } else {
-            let d = pair_distances(&model, &data.images, &data.validation, eps, 512, &device);
-            (
-                contrastive_loss_value(&d, &data.validation.labels, config.margin)
-                    + f64::from(penalty),
-                pair_accuracy(&d, &data.validation.labels, config.threshold),
-            )
-        };
+        let validation = fit::validate(&model, &data, config, &device)?;
         let seconds = started.elapsed().as_secs_f64();
+        if fitted.empty_batches > 0 {
+            info!(
+                "{} of {} batches had no valid triplet (loss 0, no update from them)",
+                fitted.empty_batches, fitted.steps
+            );
+        }
         let metrics = EpochMetrics {
             epoch: epoch + 1,
-            loss: loss_sum / data.fit.len() as f64,
-            val_loss,
-            val_accuracy,
+            loss: fitted.loss_sum / fitted.items.max(1) as f64,
+            val_loss: validation.map_or(f64::NAN, |v| v.loss),
+            val_accuracy: validation.map_or(f64::NAN, |v| v.accuracy),
             seconds,
             train_seconds,
-            step_seconds,
-            pairs_per_second: data.fit.len() as f64 / train_seconds,
+            step_seconds: fitted.step_seconds,
+            pairs_per_second: fitted.items as f64 / train_seconds,
+            empty_batches: fitted.empty_batches,
         };
         info!(
-            "epoch {}/{}: loss {:.4}, val_loss {:.4}, val_accuracy {:.4}, {:.1} s ({:.1} s in steps, {:.0} pairs/s)",
+            "epoch {}/{}: loss {:.4}, val_loss {:.4}, val_accuracy {:.4}, {:.1} s ({:.1} s in steps, {:.0} {}/s)",
             metrics.epoch,
             config.epochs,
             metrics.loss,
@@ -323,7 +252,8 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
             metrics.val_accuracy,
             metrics.seconds,
             metrics.step_seconds,
-            metrics.pairs_per_second
+            metrics.pairs_per_second,
+            data.fit.item_name()
         );
         progress.metrics.epochs.push(metrics);
         progress.epochs_done += 1;
@@ -343,13 +273,14 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
     let finished = progress.epochs_done >= config.epochs;
     let mut metrics = progress.metrics.clone();
     if finished {
-        let d = pair_distances(&model, &data.images, &data.test, eps, 512, &device);
-        metrics.test_accuracy = Some(pair_accuracy(&d, &data.test.labels, config.threshold));
+        let (threshold, source) = final_threshold(&model, &data, config, &device)?;
+        let d = fit::distances(&model, &data.images, &data.test, config, &device);
+        metrics.test_accuracy = Some(pair_accuracy(&d, &data.test.labels, threshold));
         save_weights(&model, &run.file(MODEL_WEIGHTS))?;
-        write_json(
-            &run.file(MODEL_META),
-            &ModelMeta::new(config, data.class_names.clone()),
-        )?;
+        let mut meta = ModelMeta::new(config, data.class_names.clone());
+        meta.threshold = threshold;
+        meta.threshold_source = source;
+        write_json(&run.file(MODEL_META), &meta)?;
     }
     metrics.peak_rss_mib = peak_rss_mib();
     write_json(&run.file("metrics.json"), &metrics)?;

@@ -59,7 +59,8 @@ pub struct EpochMetrics {
     pub loss: f64,
     /// Validation loss (contrastive + weight penalty).
     pub val_loss: f64,
-    /// Share of validation pairs right at the threshold.
+    /// Share of validation pairs right at the threshold (for a triplet network, at the
+    /// validation-best threshold, since its distances have no fixed scale).
     pub val_accuracy: f64,
     /// Wall-clock seconds of the epoch, validation included.
     pub seconds: f64,
@@ -67,8 +68,12 @@ pub struct EpochMetrics {
     pub train_seconds: f64,
     /// Seconds spent in training steps alone (forward, backward, update).
     pub step_seconds: f64,
-    /// Training pairs per second over the epoch.
+    /// Training items (pairs, triplets or images, as the run trains on) per second over the
+    /// epoch.
     pub pairs_per_second: f64,
+    /// Online mining: batches that held no valid triplet (loss 0, no update).
+    #[serde(default)]
+    pub empty_batches: usize,
 }
 
 /// `metrics.json`.
@@ -80,7 +85,7 @@ pub struct Metrics {
     pub test_accuracy: Option<f64>,
     /// Number of test pairs scored.
     pub test_pairs: usize,
-    /// Number of pairs trained on (after the validation hold-out).
+    /// Number of items (pairs, triplets or images) one epoch trains on.
     pub train_pairs: usize,
     /// Number of validation pairs.
     pub validation_pairs: usize,

@@ -1,0 +1,222 @@
+//! The data of a run: the training images, and the pairs or triplets that the chosen
+//! architecture fits, validates and tests on, all built from the configuration alone.
+
+use crate::data::{
+    DatasetSpec, DownloadOptions, ImagePrep, ImageSet, Split, ensure_files, load_folder,
+    load_split, resolve_data_dir,
+};
+use crate::rng::{Stream, stream_rng};
+use crate::sampling::{
+    ChapterSplit, PairSet, PkSampler, TripletSet, chapter_split, create_pairs, offline_triplets,
+};
+
+use super::{Arch, TrainConfig, TrainError};
+
+/// The data a run trains and tests on, built from the configuration alone.
+#[derive(Debug)]
+pub struct ChapterData {
+    /// The training split's images.
+    pub images: ImageSet,
+    /// Class names by label.
+    pub class_names: Vec<String>,
+    /// Pairs trained on.
+    pub fit: PairSet,
+    /// Pairs held out for validation (the unshuffled tail).
+    pub validation: PairSet,
+    /// The chapter's test pairs (from the training split's last 20% per class).
+    pub test: PairSet,
+    /// The 80/20 split per class the pairs were built from.
+    pub split: ChapterSplit,
+}
+
+/// Load the dataset and build the chapter's pairs for `config`.
+pub fn chapter_data(
+    config: &TrainConfig,
+    download: &DownloadOptions,
+) -> Result<ChapterData, TrainError> {
+    let (images, class_names, name) =
+        match DatasetSpec::parse(&config.dataset).map_err(TrainError::Config)? {
+            DatasetSpec::Idx(dataset) => {
+                let dir = resolve_data_dir(dataset, config.data_dir.as_deref());
+                ensure_files(dataset, &dir, download)?;
+                let images = load_split(dataset, &dir, Split::Train)?;
+                let names = dataset
+                    .class_names()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                (images, names, dataset.name().to_string())
+            }
+            DatasetSpec::Folder(dir) => {
+                let input = &config.model.input;
+                let prep = ImagePrep::new(input.width, input.height);
+                // The 80/20 split needs two images per class on each side.
+                let set = load_folder(&dir, &prep, 10)?;
+                (set.images, set.class_names, dir.display().to_string())
+            }
+        };
+    if let Some(&bad) = config
+        .classes
+        .iter()
+        .find(|&&c| usize::from(c) >= images.num_classes)
+    {
+        return Err(TrainError::Config(format!(
+            "--classes: class {bad} does not exist; {name} has classes 0..{}",
+            images.num_classes - 1
+        )));
+    }
+    // An empty class list means every class of the dataset.
+    let classes: Vec<u8> = if config.classes.is_empty() {
+        (0..images.num_classes as u8).collect()
+    } else {
+        config.classes.clone()
+    };
+    let split = chapter_split(&images.labels, &classes, config.limit)?;
+    let mut rng = stream_rng(config.seed, Stream::Pairs);
+    let train = create_pairs(&split.train, &mut rng);
+    let test = create_pairs(&split.test, &mut rng);
+    let n_fit = (train.len() as f64 * (1.0 - config.validation_split)).floor() as usize;
+    let (fit, validation) = train.split_at(n_fit);
+    if fit.is_empty() {
+        return Err(TrainError::Config(
+            "no training pairs left after the validation hold-out".into(),
+        ));
+    }
+    Ok(ChapterData {
+        images,
+        class_names,
+        fit,
+        validation,
+        test,
+        split,
+    })
+}
+
+/// Stream tag of the validation pairs and triplets of triplet runs.
+const TRIPLET_VALIDATION: u64 = 0x5452_4950_5641_4c00;
+
+/// How a run forms its training batches.
+#[derive(Debug, Clone)]
+pub enum FitPlan {
+    /// Pairs (the Siamese network), shuffled each epoch.
+    Pairs(PairSet),
+    /// Offline triplets over these per-class image lists, drawn anew each epoch from the
+    /// epoch's stream.
+    Triplets {
+        /// Per class, the images triplets are drawn from.
+        per_class: Vec<Vec<u32>>,
+        /// The class labels, in the order of `per_class`.
+        classes: Vec<u8>,
+    },
+    /// Class-balanced P x K batches for online mining.
+    Online(PkSampler),
+}
+
+impl FitPlan {
+    /// What one training item is, for the log.
+    pub fn item_name(&self) -> &'static str {
+        match self {
+            FitPlan::Pairs(_) => "pairs",
+            FitPlan::Triplets { .. } => "triplets",
+            FitPlan::Online(_) => "images",
+        }
+    }
+}
+
+/// Everything a run trains, validates and tests on.
+#[derive(Debug)]
+pub struct RunData {
+    /// The training split's images.
+    pub images: ImageSet,
+    /// Class names by label.
+    pub class_names: Vec<String>,
+    /// How training batches are formed.
+    pub fit: FitPlan,
+    /// Validation pairs (monitoring each epoch, and threshold calibration).
+    pub validation: PairSet,
+    /// Validation triplets (triplet runs: the validation loss).
+    pub validation_triplets: Option<TripletSet>,
+    /// The chapter's test pairs: the same for every architecture, so runs compare.
+    pub test: PairSet,
+    /// Items (pairs, triplets or images) one epoch trains on.
+    pub fit_items: usize,
+}
+
+/// The data of the run `config` describes.
+///
+/// The Siamese network follows the chapter: its fit and validation pairs are the first 75%
+/// and the last 25% of the chapter's training pairs. A triplet network trains on images rather
+/// than pairs, so it holds out images instead: the first 75% of each class's training part
+/// (the chapter's 80%) is fitted, the last 25% gives the validation pairs (by the chapter's
+/// pair protocol) and validation triplets. Test pairs are the chapter's in both cases.
+pub fn run_data(config: &TrainConfig, download: &DownloadOptions) -> Result<RunData, TrainError> {
+    let chapter = chapter_data(config, download)?;
+    if config.arch == Arch::Siamese {
+        let fit_items = chapter.fit.len();
+        return Ok(RunData {
+            images: chapter.images,
+            class_names: chapter.class_names,
+            fit: FitPlan::Pairs(chapter.fit),
+            validation: chapter.validation,
+            validation_triplets: None,
+            test: chapter.test,
+            fit_items,
+        });
+    }
+    let split = &chapter.split;
+    let (fit, held): (Vec<Vec<u32>>, Vec<Vec<u32>>) = split
+        .train
+        .iter()
+        .map(|images| {
+            let n_fit = (images.len() as f64 * (1.0 - config.validation_split)).floor() as usize;
+            (images[..n_fit].to_vec(), images[n_fit..].to_vec())
+        })
+        .unzip();
+    let mut rng = stream_rng(config.seed, Stream::Other(TRIPLET_VALIDATION));
+    let (validation, validation_triplets) = if held.iter().all(|h| h.len() >= 2) {
+        let pairs = create_pairs(&held, &mut rng);
+        let triplets = offline_triplets(&held, &split.classes, &mut rng)?;
+        (pairs, Some(triplets))
+    } else if config.validation_split > 0.0 {
+        return Err(TrainError::Config(format!(
+            "the validation hold-out leaves fewer than two images in a class ({} per class in \
+             training); use more images (--limit) or --validation-split 0",
+            split.train[0].len()
+        )));
+    } else {
+        (PairSet::default(), None)
+    };
+    let (plan, fit_items) = match config.mining {
+        None => {
+            let items = fit.iter().map(Vec::len).sum();
+            // Check now that every class can supply a positive.
+            crate::sampling::check_triplet_classes(&fit, &split.classes)?;
+            (
+                FitPlan::Triplets {
+                    per_class: fit,
+                    classes: split.classes.clone(),
+                },
+                items,
+            )
+        }
+        Some(_) => {
+            let sampler = PkSampler::new(
+                fit,
+                &split.classes,
+                config.classes_per_batch,
+                config.images_per_class,
+            )?;
+            let items = sampler.batches_per_epoch() * sampler.batch_size();
+            (FitPlan::Online(sampler), items)
+        }
+    };
+    Ok(RunData {
+        images: chapter.images,
+        class_names: chapter.class_names,
+        fit: plan,
+        validation,
+        validation_triplets,
+        test: chapter.test,
+        fit_items,
+    })
+}
