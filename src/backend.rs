@@ -53,6 +53,15 @@ pub fn init_threads(threads: Option<usize>) -> Result<(), String> {
     if n == 0 {
         return Err("--threads must be at least 1".into());
     }
+    // More threads than cores only slows a CPU-bound pool down; far more exhausts the system.
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let most = 4 * cores;
+    if n > most {
+        return Err(format!(
+            "--threads {n} is more than 4 per core ({cores} cores here: at most {most}); \
+             one per core is the default and usually fastest"
+        ));
+    }
     rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build_global()

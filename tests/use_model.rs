@@ -285,6 +285,8 @@ fn bad_inputs_get_errors_that_name_them() {
     // Not a run folder.
     let empty = dir.path().to_str().unwrap();
     expect_error(&["evaluate", "--model", empty], "model.json is missing");
+    std::fs::create_dir_all(dir.path().join("small")).unwrap();
+    std::fs::create_dir_all(dir.path().join("outside")).unwrap();
     // Truncated weights.
     let broken = run_copy(dir.path());
     let weights = broken.join("model.bpk");
@@ -322,6 +324,72 @@ fn bad_inputs_get_errors_that_name_them() {
     std::fs::write(&pairs, "x.png,x.png,1\nx.png,x.png,yes\n").unwrap();
     let spec = format!("csv:{}", pairs.display());
     expect_error(&["evaluate", "--model", run, "--pairs", &spec], "line 2");
+    // A model.json whose input cannot feed the network.
+    let small = run_copy(&dir.path().join("small"));
+    let meta_path = small.join("model.json");
+    let meta = std::fs::read_to_string(&meta_path).unwrap();
+    std::fs::write(
+        &meta_path,
+        meta.replacen("\"height\": 28", "\"height\": 5", 1),
+    )
+    .unwrap();
+    expect_error(
+        &["evaluate", "--model", small.to_str().unwrap()],
+        "too small for the chapter's CNN",
+    );
+    // Weights named outside the run folder.
+    let outside = run_copy(&dir.path().join("outside"));
+    let meta_path = outside.join("model.json");
+    let meta = std::fs::read_to_string(&meta_path).unwrap();
+    std::fs::write(&meta_path, meta.replace("\"model.bpk\"", "\"/etc/passwd\"")).unwrap();
+    expect_error(
+        &["evaluate", "--model", outside.to_str().unwrap()],
+        "must be a file name inside the run folder",
+    );
+    // Bad image numbers, and outputs that cannot be written or do not say their format.
+    expect_error(
+        &["compare", "--model", run, "fashion-mnist:test#abc", "x"],
+        "not an image number",
+    );
+    let e_npy = dir.path().join("e.npy");
+    expect_error(
+        &[
+            "embed",
+            "--model",
+            run,
+            "fashion-mnist:test#0",
+            "-o",
+            e_npy.to_str().unwrap(),
+            "--format",
+            "csv",
+        ],
+        "does not match the output's extension",
+    );
+    let e_txt = dir.path().join("e.txt");
+    expect_error(
+        &[
+            "embed",
+            "--model",
+            run,
+            "fashion-mnist:test#0",
+            "-o",
+            e_txt.to_str().unwrap(),
+        ],
+        "cannot tell the format",
+    );
+    let nowhere = dir.path().join("no/such/dir/e.npy");
+    expect_error(
+        &[
+            "embed",
+            "--model",
+            run,
+            "fashion-mnist:test#0",
+            "-o",
+            nowhere.to_str().unwrap(),
+        ],
+        "does not exist",
+    );
+    expect_error(&["evaluate", "--model", "no/such/run"], "no such folder");
     // A pair set that does not exist.
     expect_error(
         &["evaluate", "--model", run, "--pairs", "tset"],

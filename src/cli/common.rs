@@ -46,21 +46,18 @@ pub struct DataArgs {
     /// Never download dataset files; fail if they are missing.
     #[arg(long)]
     pub no_download: bool,
-    /// Seed of the pairs and episodes an evaluation draws (not the training seed).
-    #[arg(long, default_value_t = 0)]
-    pub eval_seed: u64,
 }
 
 impl DataArgs {
-    /// The library's form, with `invert` from the model flags.
-    pub fn options(&self, invert: bool) -> DataOptions {
+    /// The library's form, with `invert` from the model flags and the seed of the draws.
+    pub fn options(&self, invert: bool, seed: u64) -> DataOptions {
         DataOptions {
             data_dir: self.data_dir.clone(),
             download: DownloadOptions {
                 allow_download: !self.no_download,
                 ..DownloadOptions::default()
             },
-            seed: self.eval_seed,
+            seed,
             invert,
         }
     }

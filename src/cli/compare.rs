@@ -40,15 +40,22 @@ struct Verdict {
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let model = args.model.open()?;
     let prep = model.image_prep(args.model.invert);
-    let data = args.data.options(args.model.invert);
+    let data = args.data.options(args.model.invert, 0);
     let mut images = Vec::with_capacity(2);
     for input in [&args.a, &args.b] {
         let set = gather_inputs(std::slice::from_ref(input), &prep, &data)?;
-        if set.len() != 1 {
-            anyhow::bail!(
-                "{input} holds {} images; compare takes one image per side (pick one with {input}#N)",
-                set.len()
-            );
+        match set.len() {
+            1 => {}
+            0 => anyhow::bail!(
+                "{input} holds no images ({} hidden and {} non-image entries skipped); compare \
+                 takes one image per side",
+                set.skipped.hidden,
+                set.skipped.not_images
+            ),
+            n => anyhow::bail!(
+                "{input} holds {n} images; compare takes one image per side (pick one with \
+                 {input}#N, N from 0)"
+            ),
         }
         images.push(set);
     }

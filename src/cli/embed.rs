@@ -36,11 +36,47 @@ pub struct EmbedArgs {
 
 pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
     let to_stdout = args.output.as_os_str() == "-";
+    let implied = EmbedFormat::from_path(&args.output);
     let format = match &args.format {
-        Some(f) => EmbedFormat::parse(f).map_err(|e| anyhow::anyhow!("--format: {e}"))?,
+        Some(f) => {
+            let format = EmbedFormat::parse(f).map_err(|e| anyhow::anyhow!("--format: {e}"))?;
+            if implied.is_some_and(|i| i != format) {
+                anyhow::bail!(
+                    "--format {f} does not match the output's extension ({}); change one of them",
+                    args.output.display()
+                );
+            }
+            format
+        }
         None if to_stdout => EmbedFormat::Csv,
-        None => EmbedFormat::from_path(&args.output).unwrap_or(EmbedFormat::Npy),
+        None => implied.ok_or_else(|| {
+            anyhow::anyhow!(
+                "cannot tell the format from {}: name it .npy, .csv or .jsonl, or pass --format",
+                args.output.display()
+            )
+        })?,
     };
+    if !to_stdout {
+        // Find out now, not after the embedding, whether the output can be written.
+        if args.output.is_dir() {
+            anyhow::bail!(
+                "-o {}: a folder; name the output file",
+                args.output.display()
+            );
+        }
+        let parent = args
+            .output
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !parent.is_dir() {
+            anyhow::bail!(
+                "-o {}: the folder {} does not exist",
+                args.output.display(),
+                parent.display()
+            );
+        }
+    }
     if to_stdout && format == EmbedFormat::Npy {
         anyhow::bail!(
             "--output -: npy is binary and goes to a file; use --format csv or jsonl for stdout"
@@ -51,7 +87,11 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
     }
     let model = args.model.open()?;
     let prep = model.image_prep(args.model.invert);
-    let inputs = gather_inputs(&args.inputs, &prep, &args.data.options(args.model.invert))?;
+    let inputs = gather_inputs(
+        &args.inputs,
+        &prep,
+        &args.data.options(args.model.invert, 0),
+    )?;
     if inputs.is_empty() {
         anyhow::bail!(
             "no images found in {} ({} hidden and {} non-image files skipped)",

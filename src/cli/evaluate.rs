@@ -42,6 +42,9 @@ pub struct EvaluateArgs {
     /// on), seen, all (every test class), or folder:DIR.
     #[arg(long, default_value = "unseen")]
     pub one_shot_classes: String,
+    /// Seed of the pairs and episodes an evaluation draws (not the training seed).
+    #[arg(long, default_value_t = 0)]
+    pub eval_seed: u64,
     /// Pairs per batch when computing distances.
     #[arg(long, default_value_t = 512)]
     pub batch_size: usize,
@@ -114,7 +117,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         )
     };
     let opts = EvalOptions {
-        data: args.data.options(args.model.invert),
+        data: args.data.options(args.model.invert, args.eval_seed),
         batch: args.batch_size,
         figures,
     };

@@ -20,9 +20,11 @@ fn filter(verbose: u8, quiet: bool) -> EnvFilter {
 
 /// Log to stderr only.
 pub fn init_stderr(verbose: u8, quiet: bool) {
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter(verbose, quiet))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

@@ -41,13 +41,13 @@ pub struct TrainArgs {
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// RMSprop learning rate [default: 0.001; 0.0001 for batch-hard mining].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// The loss's margin [default: 1 (contrastive); 0.2 (triplet)].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub margin: Option<f32>,
     /// Distance below which a pair is called "same" [default: 0.5].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub threshold: Option<f32>,
     /// Seed of every random choice (pairs, initial weights, shuffles) [default: 0].
     #[arg(long)]
@@ -199,9 +199,13 @@ fn holds_a_run(dir: &Path) -> bool {
 pub fn run(args: TrainArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode> {
     let backend = BackendKind::parse(&args.backend).map_err(anyhow::Error::msg)?;
     init_threads(args.threads).map_err(anyhow::Error::msg)?;
+    let device = backend.device().map_err(anyhow::Error::msg)?;
     let (config, out, resume) = match &args.resume {
         Some(run) => {
             let path = RunDir::new(run).config_path();
+            if !run.exists() {
+                bail!("cannot resume {}: it does not exist", run.display());
+            }
             if !path.exists() {
                 bail!(
                     "cannot resume {}: it holds no config.json, so it is not a run folder",
@@ -213,10 +217,17 @@ pub fn run(args: TrainArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode
             if args.data_dir.is_some() {
                 config.data_dir = args.data_dir.clone();
             }
+            config
+                .validate()
+                .map_err(|e| anyhow::anyhow!("{}: invalid setting: {e}", path.display()))?;
             (config, run.clone(), true)
         }
         None => {
             let config = args.config()?;
+            // Every setting is checked before anything on disk is touched.
+            config
+                .validate()
+                .map_err(|e| anyhow::anyhow!("invalid setting: {e}"))?;
             let out = args.out.clone().unwrap_or_else(|| default_out(&config));
             if holds_a_run(&out) && !args.overwrite {
                 bail!(
@@ -226,20 +237,25 @@ pub fn run(args: TrainArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode
                 );
             }
             if args.overwrite && out.exists() {
+                // Only a run folder is ever deleted: never a folder of the user's other files.
+                if !holds_a_run(&out) {
+                    bail!(
+                        "--overwrite: {} is not a run folder (it holds no config.json), so it is \
+                         left alone; choose another --out",
+                        out.display()
+                    );
+                }
                 std::fs::remove_dir_all(&out)
-                    .with_context(|| format!("removing {}", out.display()))?;
+                    .with_context(|| format!("removing the old run {}", out.display()))?;
             }
             (config, out, false)
         }
     };
-    config
-        .validate()
-        .map_err(|e| anyhow::anyhow!("invalid setting: {e}"))?;
+    let created = !out.exists();
     std::fs::create_dir_all(&out)
         .with_context(|| format!("creating run folder {}", out.display()))?;
     logging::init_with_file(verbose, quiet, &out.join("train.log"))?;
     tracing::info!("run folder {}", out.display());
-    let device = backend.device().map_err(anyhow::Error::msg)?;
     let options = TrainOptions {
         out: out.clone(),
         resume,
@@ -251,7 +267,17 @@ pub fn run(args: TrainArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode
         device,
         stop_after: None,
     };
-    let outcome = train(&config, &options)?;
+    let outcome = match train(&config, &options) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // A folder this call made that never got as far as a run (bad data, say) is
+            // removed, so failed attempts leave no numbered leftovers.
+            if created && !holds_a_run(&out) {
+                let _ = std::fs::remove_dir_all(&out);
+            }
+            return Err(e.into());
+        }
+    };
     if let Some(acc) = outcome.metrics.test_accuracy {
         println!("Accuracy on test set: {:.2}%", acc * 100.0);
     }

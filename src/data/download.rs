@@ -75,8 +75,9 @@ pub fn ensure_files_with(
             return Err(DataError::Missing {
                 dir: dir.to_path_buf(),
                 file: name.to_string(),
-                hint: "downloads are disabled; pass --data-dir <folder> pointing to a folder \
-                       that holds the dataset's files, or allow downloads"
+                hint: "downloads are disabled (--no-download); point --data-dir at the folder \
+                       that holds the dataset's files (or SIAMESE_DATA at the folder above it), \
+                       or allow downloads"
                     .into(),
             });
         }

@@ -10,13 +10,12 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// The operating system refused a read, write, rename or directory listing.
-    #[error("I/O error on {}: {source}", path.display())]
+    #[error("I/O error on {}: {error}", path.display())]
     Io {
         /// File or folder the operation was about.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying error (in the message, not repeated as a cause).
+        error: std::io::Error,
     },
 
     /// The file (or the data inside its gzip stream) has no bytes at all.
@@ -190,6 +189,20 @@ pub enum DataError {
         hint: String,
     },
 
+    /// The files are another dataset's (their MD5 is that dataset's published one).
+    #[error(
+        "{} is {found}'s file (its MD5 is {found}'s published one), but {expected} was asked \
+         for; check --dataset and --data-dir", path.display()
+    )]
+    WrongDataset {
+        /// The file.
+        path: PathBuf,
+        /// The dataset the file belongs to.
+        found: String,
+        /// The dataset asked for.
+        expected: String,
+    },
+
     /// An image file could not be decoded.
     #[error("{} is not a readable image: {reason}", path.display())]
     Image {
@@ -209,7 +222,7 @@ pub enum DataError {
     },
 
     /// A line of a pairs file is malformed.
-    #[error("{}, line {line}: {reason}", path.display())]
+    #[error("{}{}: {reason}", path.display(), if *line == 0 { String::new() } else { format!(", line {line}") })]
     PairsFile {
         /// The file.
         path: PathBuf,
@@ -222,10 +235,10 @@ pub enum DataError {
 
 impl DataError {
     /// Shorthand for an [`DataError::Io`] on `path`.
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
+    pub fn io(path: &Path, error: std::io::Error) -> Self {
         DataError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 }
@@ -244,8 +257,8 @@ fn all_mirrors_message(dir: &Path, file: &str, attempts: &[(String, DataError)])
     }
     let _ = write!(
         msg,
-        "\nPass --data-dir <folder> pointing to a folder that already holds {file} \
-         (and the dataset's other files), or copy the files into {}",
+        "\nPoint --data-dir at a folder that already holds {file} (and the dataset's other \
+         files), or SIAMESE_DATA at the folder above it, or copy the files into {}",
         dir.display()
     );
     msg

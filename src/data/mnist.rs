@@ -220,7 +220,7 @@ pub fn load_split(dataset: IdxDataset, dir: &Path, split: Split) -> Result<Image
 /// Reads `dir/file`, turning "not found" into [`DataError::Missing`].
 fn read_required(dir: &Path, file: &str) -> Result<IdxArray, DataError> {
     match read_idx(&dir.join(file)) {
-        Err(DataError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+        Err(DataError::Io { error, .. }) if error.kind() == io::ErrorKind::NotFound => {
             Err(DataError::Missing {
                 dir: dir.to_path_buf(),
                 file: file.to_string(),
@@ -296,7 +296,56 @@ pub fn ensure_files(
     dir: &Path,
     opts: &DownloadOptions,
 ) -> Result<(), DataError> {
-    ensure_files_with(dir, &dataset.files(), dataset.mirrors(), opts)
+    let files = dataset.files();
+    let holds_all = |d: &Path| files.iter().all(|(name, _)| d.join(name).is_file());
+    // A common slip: naming the data root (which holds one folder per dataset) instead of
+    // the dataset's own folder.
+    let nested = dir.join(dataset.name());
+    if !holds_all(dir) && holds_all(&nested) {
+        return Err(DataError::Missing {
+            dir: dir.to_path_buf(),
+            file: files[0].0.to_string(),
+            hint: format!(
+                "{} holds them: --data-dir names the dataset's own folder (SIAMESE_DATA names \
+                 the folder above it)",
+                nested.display()
+            ),
+        });
+    }
+    ensure_files_with(dir, &files, dataset.mirrors(), opts)?;
+    check_identity(dataset, dir)
+}
+
+/// Compare the training images file against the published MD5s: a file of the other dataset
+/// (Fashion-MNIST where MNIST is asked for, say) is an error; any other mismatch (a
+/// re-compressed copy, say) is logged, and the data used as it is, since its content is
+/// checked when it is parsed.
+fn check_identity(dataset: IdxDataset, dir: &Path) -> Result<(), DataError> {
+    let path = dir.join(TRAIN_IMAGES);
+    let found = super::md5_file(&path)?;
+    let md5_of = |d: IdxDataset| d.files()[0].1;
+    if found.eq_ignore_ascii_case(md5_of(dataset)) {
+        return Ok(());
+    }
+    match IdxDataset::ALL
+        .into_iter()
+        .find(|&d| d != dataset && found.eq_ignore_ascii_case(md5_of(d)))
+    {
+        Some(other) => {
+            return Err(DataError::WrongDataset {
+                path,
+                found: other.name().to_string(),
+                expected: dataset.name().to_string(),
+            });
+        }
+        None => tracing::info!(
+            "{} does not match {}'s published MD5 (a re-compressed or changed copy?); using it \
+             as it is",
+            path.display(),
+            dataset.name()
+        ),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -143,8 +143,8 @@ mod tests {
                 "neither a label",
             ),
             ("a,,1\n", "line 1", "empty"),
-            ("", "line 0", "no pairs"),
-            ("left,right,label\n", "line 0", "no pairs"),
+            ("", "pairs.csv: ", "no pairs"),
+            ("left,right,label\n", "pairs.csv: ", "no pairs"),
         ];
         for (text, line, what) in cases {
             let err = read_pairs_csv(&write(dir.path(), text))

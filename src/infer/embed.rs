@@ -73,8 +73,13 @@ pub fn gather_inputs(
         // `SOURCE#N`: image N of a multi-image source (as the sources of embeddings are named).
         if !Path::new(input).exists()
             && let Some((base, index)) = input.rsplit_once('#')
-            && let Ok(index) = index.parse::<usize>()
+            && (Path::new(base).exists() || parse_split(base).is_some())
         {
+            let index: usize = index.parse().map_err(|_| {
+                InferError::Invalid(format!(
+                    "{input}: {index:?} is not an image number; SOURCE#N takes N = 0, 1, 2…"
+                ))
+            })?;
             let all = gather_inputs(&[base.to_string()], prep, data)?;
             if index >= all.len() {
                 return Err(InferError::Invalid(format!(

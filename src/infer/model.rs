@@ -43,6 +43,10 @@ impl From<TrainError> for InferError {
     fn from(e: TrainError) -> Self {
         match e {
             TrainError::Data(d) => InferError::Data(d),
+            // Settings come from the run's model.json here, not from flags of this command.
+            TrainError::Config(msg) | TrainError::Resume(msg) => InferError::Model(format!(
+                "the run's training settings (model.json) do not rebuild its data: {msg}"
+            )),
             other => InferError::Model(other.to_string()),
         }
     }
@@ -67,6 +71,18 @@ impl TrainedModel {
     pub fn open(run: &Path, device: &Device) -> Result<Self, InferError> {
         let dir = RunDir::new(run);
         let meta_path = dir.file(MODEL_META);
+        if !run.exists() {
+            return Err(InferError::Invalid(format!(
+                "--model {}: no such folder",
+                run.display()
+            )));
+        }
+        if !run.is_dir() {
+            return Err(InferError::Invalid(format!(
+                "--model {}: a file; --model takes the run folder that `siamese train` wrote",
+                run.display()
+            )));
+        }
         if !meta_path.is_file() {
             return Err(InferError::NotARun(run.to_path_buf()));
         }
@@ -86,11 +102,43 @@ impl TrainedModel {
             )));
         }
         crate::backend::flush_denormals();
+        meta.model
+            .validate()
+            .map_err(|e| InferError::Model(format!("{}: model: {e}", meta_path.display())))?;
+        if !(meta.threshold.is_finite() && meta.threshold > 0.0) {
+            return Err(InferError::Model(format!(
+                "{}: threshold {} must be a positive distance",
+                meta_path.display(),
+                meta.threshold
+            )));
+        }
+        // The weights live in the run folder: a bare file name, never a path out of it.
+        let plain_name = Path::new(&meta.weights)
+            .file_name()
+            .is_some_and(|n| n == std::ffi::OsStr::new(&meta.weights));
+        if !plain_name || meta.weights.starts_with('.') {
+            return Err(InferError::Model(format!(
+                "{}: weights {:?} must be a file name inside the run folder",
+                meta_path.display(),
+                meta.weights
+            )));
+        }
         let device = device.clone().without_autodiff();
         // The initial values are overwritten by the load; any seed will do.
         let blank = SiameseNet::init(&meta.model, &device, &mut ChaCha8Rng::seed_from_u64(0));
         let weights = dir.file(&meta.weights);
         let net = load_weights(blank, &weights)?;
+        if let Some((name, _, _)) = net
+            .parameters()
+            .into_iter()
+            .find(|(_, _, values)| values.iter().any(|v| !v.is_finite()))
+        {
+            return Err(InferError::Model(format!(
+                "{}: parameter {name} holds NaN or infinite values; the model is unusable (did \
+                 its training diverge?)",
+                weights.display()
+            )));
+        }
         Ok(Self {
             meta,
             net,
@@ -146,22 +194,41 @@ impl TrainedModel {
         Ok(out)
     }
 
-    /// Distances of `pairs` of `images`, computed as in training ([`pair_distances`]).
-    pub fn pair_distances(&self, images: &ImageSet, pairs: &PairSet, batch: usize) -> Vec<f32> {
-        pair_distances(
+    /// Distances of `pairs` of `images`, computed as in training ([`pair_distances`]); an
+    /// error if any is not finite.
+    pub fn pair_distances(
+        &self,
+        images: &ImageSet,
+        pairs: &PairSet,
+        batch: usize,
+    ) -> Result<Vec<f32>, InferError> {
+        let d = pair_distances(
             &self.net,
             images,
             pairs,
             self.meta.model.distance_epsilon,
             batch,
             &self.device,
-        )
+        );
+        let bad = d.iter().filter(|v| !v.is_finite()).count();
+        if bad > 0 {
+            return Err(InferError::Model(format!(
+                "{}: {bad} of {} distances are not finite; the model is unusable",
+                self.run.root().display(),
+                d.len()
+            )));
+        }
+        Ok(d)
     }
 
     /// The Euclidean distance of two embeddings with the model's epsilon floor, as the model's
     /// own distance computes it.
     pub fn embedding_distance(&self, a: &[f32], b: &[f32]) -> f32 {
         let squared: f32 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
+        // `f32::max` would turn a NaN into the floor: keep it NaN, so it cannot pass as "same".
+        if squared.is_nan() {
+            return f32::NAN;
+        }
         squared.max(self.meta.model.distance_epsilon).sqrt()
     }
 

@@ -115,7 +115,7 @@ pub fn evaluate_pairs(
 ) -> Result<PairSetReport, InferError> {
     let started = Instant::now();
     let set = build_pair_set(model, source, &opts.data)?;
-    let distances = model.pair_distances(&set.images, &set.pairs, opts.batch);
+    let distances = model.pair_distances(&set.images, &set.pairs, opts.batch)?;
     let labels = &set.pairs.labels;
     let threshold = model.threshold();
     let confusion = Confusion::at(&distances, labels, threshold);
@@ -174,9 +174,7 @@ pub fn calibrate(
     opts: &EvalOptions,
 ) -> Result<(f32, f64, usize), InferError> {
     let mut config = model.meta.train.clone();
-    if opts.data.data_dir.is_some() {
-        config.data_dir = opts.data.data_dir.clone();
-    }
+    config.data_dir = super::sets::evaluation_data_dir(model, &opts.data);
     // The run's own validation pairs: the chapter's for a Siamese run, held-out images for a
     // triplet run.
     let data = run_data(&config, &opts.data.download)?;
@@ -187,7 +185,7 @@ pub fn calibrate(
                 .into(),
         ));
     }
-    let distances = model.pair_distances(&data.images, &data.validation, opts.batch);
+    let distances = model.pair_distances(&data.images, &data.validation, opts.batch)?;
     let (threshold, value) = best_threshold(&distances, &data.validation.labels, criterion)
         .map_err(|e| {
             InferError::Invalid(format!("cannot calibrate on the validation pairs: {e}"))

@@ -100,6 +100,33 @@ fn idx_dataset(model: &TrainedModel, what: &str) -> Result<IdxDataset, InferErro
     }
 }
 
+/// The dataset folder an evaluation of `model` reads, as an explicit path: `--data-dir`, else
+/// the one the run was told, else (when the usual places, `$SIAMESE_DATA` and the user
+/// cache, lack the files) the folder training actually read, as `model.json` records it. So
+/// a model trained with `SIAMESE_DATA` set can be evaluated without it.
+pub(crate) fn evaluation_data_dir(model: &TrainedModel, opts: &DataOptions) -> Option<PathBuf> {
+    if let Some(dir) = opts.data_dir.clone().or(model.meta.train.data_dir.clone()) {
+        return Some(dir);
+    }
+    let Ok(DatasetSpec::Idx(dataset)) = DatasetSpec::parse(&model.meta.train.dataset) else {
+        return None;
+    };
+    let has_files = |dir: &std::path::Path| {
+        dataset
+            .files()
+            .iter()
+            .all(|(name, _)| dir.join(name).is_file())
+    };
+    if has_files(&resolve_data_dir(dataset, None)) {
+        return None;
+    }
+    model
+        .meta
+        .data_dir_used
+        .clone()
+        .filter(|dir| has_files(dir))
+}
+
 /// The official test split of the run's dataset.
 fn test_split(
     model: &TrainedModel,
@@ -107,13 +134,23 @@ fn test_split(
     opts: &DataOptions,
 ) -> Result<ImageSet, InferError> {
     let dataset = idx_dataset(model, what)?;
-    let explicit = opts
-        .data_dir
-        .as_deref()
-        .or(model.meta.train.data_dir.as_deref());
-    let dir = resolve_data_dir(dataset, explicit);
+    let explicit = evaluation_data_dir(model, opts);
+    let dir = resolve_data_dir(dataset, explicit.as_deref());
     ensure_files(dataset, &dir, &opts.download)?;
-    Ok(load_split(dataset, &dir, Split::Test)?)
+    let set = load_split(dataset, &dir, Split::Test)?;
+    let input = &model.meta.model.input;
+    if (set.rows, set.cols) != (input.height, input.width) {
+        return Err(InferError::Invalid(format!(
+            "{} test split in {}: the images are {}x{}; the model takes {}x{}",
+            dataset.name(),
+            dir.display(),
+            set.rows,
+            set.cols,
+            input.height,
+            input.width
+        )));
+    }
+    Ok(set)
 }
 
 /// The classes of the run's dataset that training never saw.
@@ -161,9 +198,7 @@ pub fn build_pair_set(
     match source {
         PairSource::SeedTest => {
             let mut config = model.meta.train.clone();
-            if opts.data_dir.is_some() {
-                config.data_dir = opts.data_dir.clone();
-            }
+            config.data_dir = evaluation_data_dir(model, opts);
             let data = chapter_data(&config, &opts.download)?;
             Ok(PairSetData {
                 name,

@@ -73,6 +73,58 @@ impl ModelConfig {
         }
     }
 
+    /// Check that the numbers make a model this version can build and score; the message names
+    /// the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if !["siamese", "triplet"].contains(&self.architecture.as_str()) {
+            return Err(format!(
+                "architecture {:?} is not one this version builds (siamese, triplet)",
+                self.architecture
+            ));
+        }
+        if self.distance != "euclidean" {
+            return Err(format!(
+                "distance {:?} is not one this version computes (euclidean)",
+                self.distance
+            ));
+        }
+        let i = &self.input;
+        // conv 7x7, pool 2x2, conv 3x3: (side - 6) / 2 - 2 must leave at least one pixel.
+        let min_side = 12;
+        if i.channels == 0 || i.height < min_side || i.width < min_side {
+            return Err(format!(
+                "input {}x{}x{} (channels x height x width) is too small for the chapter's CNN, \
+                 which needs at least 1 channel and {min_side}x{min_side} pixels",
+                i.channels, i.height, i.width
+            ));
+        }
+        if i.height > 4096 || i.width > 4096 || i.channels > 64 {
+            return Err(format!(
+                "input {}x{}x{} is larger than this version supports (4096 pixels a side, 64 \
+                 channels)",
+                i.channels, i.height, i.width
+            ));
+        }
+        if self.embedding_dim == 0 || self.embedding_dim > 65_536 {
+            return Err(format!(
+                "embedding_dim {} must be between 1 and 65536",
+                self.embedding_dim
+            ));
+        }
+        if !(self.distance_epsilon > 0.0 && self.distance_epsilon <= 1e-2) {
+            return Err(format!(
+                "distance_epsilon {} must be a small positive floor, in (0, 0.01]",
+                self.distance_epsilon
+            ));
+        }
+        for (name, v) in [("kernel_l2", self.kernel_l2), ("bias_l1", self.bias_l1)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{name} {v} must be a finite number >= 0"));
+            }
+        }
+        Ok(())
+    }
+
     /// The largest distance two embeddings can be apart, when bounded: with unit-length
     /// embeddings 2, or `sqrt(2)` for the chapter's encoder, whose ReLU output is non-negative
     /// (two unit vectors with no negative component are at most at a right angle).

@@ -157,6 +157,7 @@ impl TrainConfig {
                 self.margin
             ));
         }
+        self.model.validate().map_err(|e| format!("model: {e}"))?;
         if self.arch == Arch::Triplet {
             check_margin(self.margin, self.model.max_distance())?;
         } else if self.mining.is_some() {
@@ -177,7 +178,7 @@ impl TrainConfig {
         }
         if !(self.threshold.is_finite() && self.threshold > 0.0) {
             return Err(format!(
-                "threshold must be a positive distance, got {}",
+                "--threshold must be a positive distance, got {}",
                 self.threshold
             ));
         }

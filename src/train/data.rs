@@ -45,7 +45,11 @@ pub fn chapter_data(
                     .iter()
                     .map(|s| s.to_string())
                     .collect();
-                (images, names, dataset.name().to_string())
+                (
+                    images,
+                    names,
+                    format!("{} in {}", dataset.name(), dir.display()),
+                )
             }
             DatasetSpec::Folder(dir) => {
                 let input = &config.model.input;
@@ -55,6 +59,13 @@ pub fn chapter_data(
                 (set.images, set.class_names, dir.display().to_string())
             }
         };
+    let input = &config.model.input;
+    if (images.rows, images.cols) != (input.height, input.width) {
+        return Err(TrainError::Config(format!(
+            "{name}: the images are {}x{}; the model takes {}x{}",
+            images.rows, images.cols, input.height, input.width
+        )));
+    }
     if let Some(&bad) = config
         .classes
         .iter()
@@ -140,6 +151,8 @@ pub struct RunData {
     pub test: PairSet,
     /// Items (pairs, triplets or images) one epoch trains on.
     pub fit_items: usize,
+    /// The classes trained on.
+    pub classes: Vec<u8>,
 }
 
 /// The data of the run `config` describes.
@@ -154,6 +167,7 @@ pub fn run_data(config: &TrainConfig, download: &DownloadOptions) -> Result<RunD
     if config.arch == Arch::Siamese {
         let fit_items = chapter.fit.len();
         return Ok(RunData {
+            classes: chapter.split.classes.clone(),
             images: chapter.images,
             class_names: chapter.class_names,
             fit: FitPlan::Pairs(chapter.fit),
@@ -211,6 +225,7 @@ pub fn run_data(config: &TrainConfig, download: &DownloadOptions) -> Result<RunD
         }
     };
     Ok(RunData {
+        classes: split.classes.clone(),
         images: chapter.images,
         class_names: chapter.class_names,
         fit: plan,

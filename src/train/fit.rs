@@ -69,22 +69,33 @@ pub(super) fn fit_epoch(
     let mut rng = epoch_rng(config, epoch);
     let mut fit = EpochFit::default();
     // One optimisation step on `loss`, with the chapter's weight penalty added.
-    let mut step =
-        |model: SiameseNet, loss: Tensor<1>, items: usize, fit: &mut EpochFit, started: Instant| {
-            let loss = loss + model.encoder.penalty(l2, l1);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let model = optim.step(config.learning_rate, model, grads);
-            let value: f32 = loss.into_scalar();
-            fit.step_seconds += started.elapsed().as_secs_f64();
-            fit.loss_sum += f64::from(value) * items as f64;
-            fit.items += items;
-            fit.steps += 1;
-            bar.inc(1);
-            if fit.steps % 8 == 1 {
-                bar.set_message(format!("loss {:.4}", fit.loss_sum / fit.items as f64));
-            }
-            model
-        };
+    let mut step = |model: SiameseNet,
+                    loss: Tensor<1>,
+                    items: usize,
+                    fit: &mut EpochFit,
+                    started: Instant|
+     -> Result<SiameseNet, TrainError> {
+        let loss = loss + model.encoder.penalty(l2, l1);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let model = optim.step(config.learning_rate, model, grads);
+        let value: f32 = loss.into_scalar();
+        if !value.is_finite() {
+            return Err(TrainError::Diverged {
+                epoch: epoch + 1,
+                step: fit.steps + 1,
+                value,
+            });
+        }
+        fit.step_seconds += started.elapsed().as_secs_f64();
+        fit.loss_sum += f64::from(value) * items as f64;
+        fit.items += items;
+        fit.steps += 1;
+        bar.inc(1);
+        if fit.steps % 8 == 1 {
+            bar.set_message(format!("loss {:.4}", fit.loss_sum / fit.items as f64));
+        }
+        Ok(model)
+    };
     match &data.fit {
         FitPlan::Pairs(pairs) => {
             let mut order: Vec<usize> = (0..pairs.len()).collect();
@@ -95,7 +106,7 @@ pub(super) fn fit_epoch(
                 let started = Instant::now();
                 let distances = model.pair_distances(x, chunk.len(), eps);
                 let loss = contrastive_loss(distances, y, config.margin);
-                model = step(model, loss, chunk.len(), &mut fit, started);
+                model = step(model, loss, chunk.len(), &mut fit, started)?;
             }
         }
         FitPlan::Triplets { per_class, classes } => {
@@ -114,7 +125,7 @@ pub(super) fn fit_epoch(
                     config.margin,
                     eps,
                 );
-                model = step(model, loss, n, &mut fit, started);
+                model = step(model, loss, n, &mut fit, started)?;
             }
         }
         FitPlan::Online(sampler) => {
@@ -130,7 +141,7 @@ pub(super) fn fit_epoch(
                 if mined.count == 0 {
                     fit.empty_batches += 1;
                 }
-                model = step(model, loss, images.len(), &mut fit, started);
+                model = step(model, loss, images.len(), &mut fit, started)?;
             }
         }
     }

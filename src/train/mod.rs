@@ -44,16 +44,29 @@ pub enum TrainError {
     #[error(transparent)]
     Sampling(#[from] SamplingError),
     /// A file of the run folder could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message, not repeated as a cause).
+        error: std::io::Error,
     },
     /// Weights, optimiser state or metadata could not be saved or loaded.
     #[error("{0}")]
     Record(String),
+    /// The loss stopped being a finite number: the weights are lost.
+    #[error(
+        "training diverged: the loss became {value} at epoch {epoch}, step {step}; the \
+         checkpoint of the last finished epoch is kept. Try a smaller --lr"
+    )]
+    Diverged {
+        /// One-based epoch.
+        epoch: usize,
+        /// One-based step within the epoch.
+        step: usize,
+        /// The loss value.
+        value: f32,
+    },
     /// `--resume` was asked of a folder that cannot be resumed.
     #[error("cannot resume: {0}")]
     Resume(String),
@@ -122,6 +135,17 @@ fn final_threshold(
     }
 }
 
+/// The absolute folder an IDX dataset was read from.
+fn data_dir_used(config: &TrainConfig) -> Option<PathBuf> {
+    match crate::data::DatasetSpec::parse(&config.dataset) {
+        Ok(crate::data::DatasetSpec::Idx(dataset)) => {
+            let dir = crate::data::resolve_data_dir(dataset, config.data_dir.as_deref());
+            std::fs::canonicalize(dir).ok()
+        }
+        _ => None,
+    }
+}
+
 /// Peak resident memory of this process in MiB (Linux `VmHWM`); `None` elsewhere.
 pub fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -137,7 +161,7 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
     let run = RunDir::new(&options.out);
     std::fs::create_dir_all(run.root()).map_err(|source| TrainError::Io {
         path: run.root().to_path_buf(),
-        source,
+        error: source,
     })?;
     let data = run_data(config, &options.download)?;
     info!(
@@ -147,7 +171,7 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
         fit::steps_per_epoch(&data.fit, config.batch_size),
         data.validation.len(),
         data.test.len(),
-        config.classes
+        data.classes
     );
 
     let device = options.device.clone().autodiff();
@@ -280,6 +304,7 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
         let mut meta = ModelMeta::new(config, data.class_names.clone());
         meta.threshold = threshold;
         meta.threshold_source = source;
+        meta.data_dir_used = data_dir_used(config);
         write_json(&run.file(MODEL_META), &meta)?;
     }
     metrics.peak_rss_mib = peak_rss_mib();

@@ -114,6 +114,9 @@ pub struct ModelMeta {
     pub class_names: Vec<String>,
     /// The whole training configuration.
     pub train: TrainConfig,
+    /// The dataset folder training read (absolute), so that evaluation finds it again.
+    #[serde(default)]
+    pub data_dir_used: Option<PathBuf>,
     /// The tool version that wrote the file.
     pub written_by: String,
 }
@@ -132,6 +135,7 @@ impl ModelMeta {
             weights: MODEL_WEIGHTS.to_string(),
             class_names,
             train: config.clone(),
+            data_dir_used: None,
             written_by: format!("siamese {}", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -143,7 +147,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError
         serde_json::to_string_pretty(value).map_err(|e| TrainError::Record(e.to_string()))?;
     write_atomic(path, text.as_bytes()).map_err(|source| TrainError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })
 }
 
@@ -151,7 +155,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, TrainError> {
     let text = fs::read_to_string(path).map_err(|source| TrainError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     serde_json::from_str(&text).map_err(|e| {
         TrainError::Record(format!(
@@ -174,7 +178,7 @@ pub fn save_weights(model: &SiameseNet, path: &Path) -> Result<(), TrainError> {
         },
         |source| TrainError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         },
     )
 }
@@ -219,14 +223,17 @@ pub fn save_checkpoint(
     let dir = run.checkpoints();
     fs::create_dir_all(&dir).map_err(|source| TrainError::Io {
         path: dir.clone(),
-        source,
+        error: source,
     })?;
     let name = format!("epoch-{:04}", progress.epochs_done);
     let final_dir = dir.join(&name);
     let tmp = dir.join(format!(".{name}.tmp"));
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| TrainError::Io { path, source }
+        move |source| TrainError::Io {
+            path,
+            error: source,
+        }
     };
     if tmp.exists() {
         fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
@@ -271,7 +278,7 @@ pub fn load_checkpoint(
     }
     let name = fs::read_to_string(&latest).map_err(|source| TrainError::Io {
         path: latest.clone(),
-        source,
+        error: source,
     })?;
     let dir = run.checkpoints().join(name.trim());
     let progress: Progress = read_json(&dir.join("progress.json"))?;

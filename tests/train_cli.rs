@@ -1,0 +1,231 @@
+//! `siamese train` refusing what it must refuse, as a user meets it on the command line: bad
+//! settings, bad data, a diverging run, and `--overwrite` on what is not a run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn data_root() -> PathBuf {
+    std::env::var_os("SIAMESE_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
+}
+
+fn siamese(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_siamese"))
+        .args(args)
+        .arg("--quiet")
+        .current_dir(dir)
+        .env("SIAMESE_DATA", data_root())
+        .output()
+        .unwrap()
+}
+
+fn expect_error(dir: &Path, args: &[&str], needle: &str) -> String {
+    let o = siamese(dir, args);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected {needle:?} in {err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    err
+}
+
+/// An IDX file (raw, not compressed: the reader tells them apart by content).
+fn idx(path: &Path, dims: &[u32], data: &[u8]) {
+    let mut bytes = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        bytes.extend(d.to_be_bytes());
+    }
+    bytes.extend_from_slice(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn overwrite_never_deletes_what_is_not_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let precious = dir.path().join("precious");
+    std::fs::create_dir(&precious).unwrap();
+    std::fs::write(precious.join("thesis.txt"), "years of work").unwrap();
+    // A bad setting is refused before anything is touched.
+    expect_error(
+        dir.path(),
+        &["train", "--out", "precious", "--overwrite", "--epochs", "0"],
+        "--epochs must be at least 1",
+    );
+    assert!(precious.join("thesis.txt").is_file());
+    // A folder without a run is never deleted.
+    expect_error(
+        dir.path(),
+        &[
+            "train",
+            "--out",
+            "precious",
+            "--overwrite",
+            "--limit",
+            "20",
+            "--epochs",
+            "1",
+        ],
+        "is not a run folder",
+    );
+    assert!(precious.join("thesis.txt").is_file());
+}
+
+#[test]
+fn failed_runs_leave_no_folders_and_bad_settings_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let fashion = data_root().join("fashion-mnist");
+    let fashion = fashion.to_str().unwrap();
+    expect_error(
+        dir.path(),
+        &[
+            "train",
+            "--data-dir",
+            fashion,
+            "--classes",
+            "0,99",
+            "--limit",
+            "20",
+        ],
+        "class 99 does not exist",
+    );
+    assert!(!dir.path().join("runs").join("fashion-mnist-seed0").exists());
+    expect_error(
+        dir.path(),
+        &["train", "--lr", "-1"],
+        "--lr must be a positive number",
+    );
+    expect_error(dir.path(), &["train", "--threshold", "nan"], "--threshold");
+    expect_error(
+        dir.path(),
+        &["train", "--threads", "100000"],
+        "more than 4 per core",
+    );
+    expect_error(
+        dir.path(),
+        &["train", "--arch", "triplet", "--margin", "1.5"],
+        "can never be met",
+    );
+    expect_error(
+        dir.path(),
+        &["train", "--mining", "batch-hard"],
+        "--arch triplet",
+    );
+    // The data root instead of the dataset's folder.
+    expect_error(
+        dir.path(),
+        &[
+            "train",
+            "--data-dir",
+            data_root().to_str().unwrap(),
+            "--no-download",
+        ],
+        "names the dataset's own folder",
+    );
+    // Fashion-MNIST's files presented as MNIST.
+    expect_error(
+        dir.path(),
+        &[
+            "train",
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            fashion,
+            "--limit",
+            "20",
+        ],
+        "is fashion-mnist's file",
+    );
+    assert!(
+        !dir.path().join("runs").exists()
+            || std::fs::read_dir(dir.path().join("runs"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
+
+#[test]
+fn images_of_another_size_are_refused_not_crashed_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("odd");
+    std::fs::create_dir(&data).unwrap();
+    // 100 images of 14 x 56 (as many bytes as 28 x 28), labels 0..9 in turn.
+    let n = 100u32;
+    idx(
+        &data.join("train-images-idx3-ubyte.gz"),
+        &[n, 14, 56],
+        &vec![7u8; (n * 14 * 56) as usize],
+    );
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    idx(&data.join("train-labels-idx1-ubyte.gz"), &[n], &labels);
+    idx(
+        &data.join("t10k-images-idx3-ubyte.gz"),
+        &[n, 14, 56],
+        &vec![7u8; (n * 14 * 56) as usize],
+    );
+    idx(&data.join("t10k-labels-idx1-ubyte.gz"), &[n], &labels);
+    expect_error(
+        dir.path(),
+        &[
+            "train",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--no-download",
+            "--epochs",
+            "1",
+        ],
+        "the images are 14x56; the model takes 28x28",
+    );
+}
+
+#[test]
+fn a_diverging_run_stops_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = expect_error(
+        dir.path(),
+        &[
+            "train", "--lr", "1e10", "--limit", "20", "--epochs", "2", "--out", "r",
+        ],
+        "training diverged",
+    );
+    assert!(err.contains("smaller --lr"), "{err}");
+    // No model was written that could give verdicts.
+    assert!(!dir.path().join("r").join("model.json").exists());
+}
+
+#[test]
+fn a_run_is_evaluated_from_the_data_it_was_trained_on_without_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = siamese(
+        dir.path(),
+        &["train", "--limit", "60", "--epochs", "1", "--out", "r"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // No SIAMESE_DATA, and a home whose cache holds nothing: the folder model.json recorded
+    // is used.
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_siamese"))
+        .args([
+            "evaluate",
+            "--model",
+            "r",
+            "--pairs",
+            "test",
+            "--no-figures",
+            "--no-download",
+            "--quiet",
+        ])
+        .current_dir(dir.path())
+        .env_remove("SIAMESE_DATA")
+        .env_remove("XDG_CACHE_HOME")
+        .env("HOME", &home)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("pairs 11988"), "{out}");
+}
