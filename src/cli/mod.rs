@@ -30,7 +30,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Train a model. With no flags: the chapter's Fashion-MNIST experiment (SPEC.md section 5).
+    /// Train a model. With no flags: the chapter's Fashion-MNIST Siamese experiment (see the README).
     Train(train::TrainArgs),
     /// Score a trained model: pair metrics (accuracy, precision, recall, F1, ROC AUC, equal
     /// error rate) on pair sets, threshold calibration, one-shot N-way accuracy.
