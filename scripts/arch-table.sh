@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Train the Siamese network and the triplet network (offline, batch-all, batch-hard, semi-hard)
-# on the chapter's Fashion-MNIST protocol with the default settings, evaluate each the same
-# way, and print the README's comparison table.
+# Train the Siamese network, the triplet network (offline, batch-all, batch-hard, semi-hard)
+# and the 2-channel network on the chapter's Fashion-MNIST protocol with the default settings,
+# evaluate each the same way, and print the README's comparison table.
 #
-#   scripts/arch-table.sh [SEED]        (default 0; about 10 minutes on 2 cores)
+#   scripts/arch-table.sh [SEED]        (default 0; about 12 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEED="${1:-0}"
@@ -15,7 +15,8 @@ cargo build --release --quiet
 BIN="$CARGO_TARGET_DIR/release/siamese"
 
 configs=("siamese|" "triplet-offline|--arch triplet" "triplet-batch-all|--arch triplet --mining batch-all"
-         "triplet-batch-hard|--arch triplet --mining batch-hard" "triplet-semi-hard|--arch triplet --mining semi-hard")
+         "triplet-batch-hard|--arch triplet --mining batch-hard" "triplet-semi-hard|--arch triplet --mining semi-hard"
+         "two-channel|--arch two-channel")
 for entry in "${configs[@]}"; do
     name="${entry%%|*}"; flags="${entry#*|}"
     echo "== $name: train $flags" >&2
@@ -38,7 +39,7 @@ for entry in entries:
     m = json.load(open(f"{out}/{name}/metrics.json"))
     secs = statistics.median(e["seconds"] for e in m["epochs"])
     rate = statistics.median(e["pairs_per_second"] for e in m["epochs"])
-    unit = {"siamese": "pairs", "triplet-offline": "triplets"}.get(name, "images")
+    unit = {"siamese": "pairs", "two-channel": "pairs", "triplet-offline": "triplets"}.get(name, "images")
     v = lambda s, k: pairs[s][k] if isinstance(pairs[s][k], float) else float("nan")
     print(f"| {name} | {v('seed-test','accuracy'):.4f} | {v('seed-test','roc_auc'):.4f} | {v('test','accuracy'):.4f} "
           f"| {v('unseen','accuracy'):.4f} | {v('unseen','roc_auc'):.4f} | {shot('unseen4'):.3f} | {shot('all10'):.3f} "

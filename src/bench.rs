@@ -147,7 +147,7 @@ pub fn run_bench(
         let (x, y) = batcher.batch(&data.fit, &order, &autodiff);
         let began = Instant::now();
         let distances = model.pair_distances(x, batch, eps);
-        let loss = contrastive_loss(distances, y, train.margin) + model.encoder.penalty(l2, l1);
+        let loss = contrastive_loss(distances, y, train.margin) + model.penalty(l2, l1);
         let forward_done = Instant::now();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let backward_done = Instant::now();

@@ -229,3 +229,67 @@ fn a_run_is_evaluated_from_the_data_it_was_trained_on_without_the_variable() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("pairs 11988"), "{out}");
 }
+
+#[test]
+fn a_two_channel_model_compares_and_evaluates_but_refuses_to_embed() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = siamese(
+        dir.path(),
+        &[
+            "train",
+            "--arch",
+            "two-channel",
+            "--limit",
+            "60",
+            "--epochs",
+            "1",
+            "--out",
+            "tc",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    expect_error(
+        dir.path(),
+        &["embed", "--model", "tc", "fashion-mnist:test#0"],
+        "a 2-channel network judges pairs",
+    );
+    let o = siamese(
+        dir.path(),
+        &[
+            "compare",
+            "--model",
+            "tc",
+            "fashion-mnist:test#0",
+            "fashion-mnist:test#1",
+            "--json",
+        ],
+    );
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d = v["distance"].as_f64().unwrap();
+    assert!(
+        (0.0..=1.0).contains(&d),
+        "1 - p(same) is a probability's complement: {d}"
+    );
+    assert_eq!(o.status.code(), Some(if d < 0.5 { 0 } else { 1 }));
+    let o = siamese(
+        dir.path(),
+        &[
+            "evaluate",
+            "--model",
+            "tc",
+            "--one-shot",
+            "4",
+            "--episodes",
+            "50",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["one_shot"][0]["result"]["episodes"], 50);
+}

@@ -194,3 +194,27 @@ fn each_triplet_mode_learns() {
         assert!(m.epochs.iter().all(|e| e.empty_batches == 0));
     }
 }
+
+#[test]
+fn two_channel_network_learns() {
+    use siamese::train::ModelMeta;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig {
+        data_dir: Some(data_root().join("fashion-mnist")),
+        limit: Some(300),
+        epochs: 3,
+        ..TrainConfig::two_channel()
+    };
+    let outcome = train(&cfg, &options(dir.path().join("tc"))).unwrap();
+    let m = &outcome.metrics;
+    let (first, last) = (m.epochs[0].loss, m.epochs[2].loss);
+    assert!(last < first * 0.8, "loss did not fall: {first} -> {last}");
+    let acc = m.test_accuracy.unwrap();
+    assert!(
+        acc > 0.65,
+        "test accuracy {acc} is not clearly above chance (0.5)"
+    );
+    let meta: ModelMeta = read_json(&outcome.run.file("model.json")).unwrap();
+    assert_eq!(meta.model.architecture, "two-channel");
+    assert_eq!(meta.model.distance, "1 - p(same)");
+}

@@ -59,11 +59,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         }
         images.push(set);
     }
-    let mut pixels = images[0].pixels.clone();
-    pixels.extend_from_slice(&images[1].pixels);
-    let embeddings = model.embed(&pixels, 2, 2)?;
-    let dim = model.embedding_dim();
-    let distance = model.embedding_distance(&embeddings[..dim], &embeddings[dim..]);
+    let distance = model.compare_pixels(&images[0].pixels, &images[1].pixels)?;
     let verdict = Verdict {
         a: args.a.clone(),
         b: args.b.clone(),

@@ -86,6 +86,7 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--batch-size must be at least 1");
     }
     let model = args.model.open()?;
+    model.check_embeds()?;
     let prep = model.image_prep(args.model.invert);
     let inputs = gather_inputs(
         &args.inputs,

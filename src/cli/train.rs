@@ -15,9 +15,11 @@ use super::logging;
 /// Flags of `siamese train`. Each overrides one setting of the chapter's experiment.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Architecture: siamese (pairs, contrastive loss: the chapter) or triplet (anchor,
+    /// Architecture: siamese (pairs, contrastive loss: the chapter), triplet (anchor,
     /// positive, negative through one shared encoder, triplet loss; L2-normalised embeddings,
-    /// margin 0.2 unless --margin) [default: siamese].
+    /// margin 0.2 unless --margin) or two-channel (both images of a pair as two channels of
+    /// one CNN, a same/different output, binary cross-entropy; no embeddings) [default:
+    /// siamese].
     #[arg(long)]
     pub arch: Option<String>,
     /// Triplet network: offline (triplets drawn from class lists, --batch-size triplets a
@@ -112,6 +114,7 @@ impl TrainArgs {
         let mut c = match arch {
             Arch::Siamese => TrainConfig::default(),
             Arch::Triplet => TrainConfig::triplet(mining),
+            Arch::TwoChannel => TrainConfig::two_channel(),
         };
         if let Some(v) = self.classes_per_batch {
             c.classes_per_batch = v;
@@ -171,6 +174,7 @@ fn default_out(config: &TrainConfig) -> PathBuf {
     let arch = match config.arch {
         Arch::Siamese => String::new(),
         Arch::Triplet => format!("-triplet-{}", config.mining.map_or("offline", |m| m.name())),
+        Arch::TwoChannel => "-two-channel".into(),
     };
     let name: String = format!("{dataset}{arch}-seed{}", config.seed)
         .chars()

@@ -94,13 +94,6 @@ impl TrainedModel {
                 meta.format
             )));
         }
-        if !["siamese", "triplet"].contains(&meta.model.architecture.as_str()) {
-            return Err(InferError::Model(format!(
-                "{}: architecture {:?} is not supported by this version (siamese, triplet)",
-                meta_path.display(),
-                meta.model.architecture
-            )));
-        }
         crate::backend::flush_denormals();
         meta.model
             .validate()
@@ -166,6 +159,7 @@ impl TrainedModel {
     /// input size), scaled to [0, 1] as in training, computed `batch` images at a time.
     /// Returns `count x embedding_dim` values, row by row.
     pub fn embed(&self, pixels: &[u8], count: usize, batch: usize) -> Result<Vec<f32>, InferError> {
+        self.check_embeds()?;
         let input = &self.meta.model.input;
         let size = input.channels * input.height * input.width;
         if pixels.len() != count * size {
@@ -230,6 +224,40 @@ impl TrainedModel {
             return f32::NAN;
         }
         squared.max(self.meta.model.distance_epsilon).sqrt()
+    }
+
+    /// The distance (for a 2-channel network, `1 - p(same)`) of image `a` and image `b`, each
+    /// given as 8-bit pixels of the model's input size.
+    pub fn compare_pixels(&self, a: &[u8], b: &[u8]) -> Result<f32, InferError> {
+        let input = &self.meta.model.input;
+        let mut images = a.to_vec();
+        images.extend_from_slice(b);
+        let set = ImageSet {
+            labels: vec![0, 0],
+            images,
+            rows: input.height,
+            cols: input.width,
+            num_classes: 1,
+        };
+        let pair = PairSet {
+            left: vec![0],
+            right: vec![1],
+            labels: vec![0],
+        };
+        Ok(self.pair_distances(&set, &pair, 1)?[0])
+    }
+
+    /// Whether the model has embeddings of single images; the error says why not (a 2-channel
+    /// network judges pairs only).
+    pub fn check_embeds(&self) -> Result<(), InferError> {
+        if self.net.is_two_channel() {
+            return Err(InferError::Invalid(format!(
+                "{}: a 2-channel network judges pairs of images stacked as one input, so a \
+                 single image has no embedding; use compare or evaluate with it",
+                self.run.root().display()
+            )));
+        }
+        Ok(())
     }
 
     /// How image files become this model's input: grey, its height and width, inverted when

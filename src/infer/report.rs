@@ -13,6 +13,7 @@ use crate::eval::{
     Confusion, Criterion, Metric, OneShotResult, best_threshold, draw_episodes, equal_error_rate,
     roc_auc, roc_curve, score_episodes,
 };
+use crate::sampling::PairSet;
 use crate::train::run_data;
 
 /// How an evaluation runs.
@@ -230,30 +231,55 @@ pub fn one_shot(
         &mut eval_rng(opts.data.seed, 10),
     )
     .map_err(|e| InferError::Invalid(format!("one-shot on {}: {e}", pool_data.description)))?;
-    // Embed each image the episodes use once.
-    let mut slot: HashMap<usize, usize> = HashMap::new();
-    let mut order = Vec::new();
-    for e in &drawn {
-        for &i in std::iter::once(&e.query).chain(&e.candidates) {
-            slot.entry(i).or_insert_with(|| {
-                order.push(i);
-                order.len() - 1
-            });
-        }
-    }
     let images = &pool_data.images;
-    let mut pixels = Vec::with_capacity(order.len() * images.rows * images.cols);
-    for &i in &order {
-        pixels.extend_from_slice(images.image(i));
-    }
-    let embeddings = model.embed(&pixels, order.len(), 1024)?;
-    let dim = model.embedding_dim();
-    let row = |i: usize| &embeddings[slot[&i] * dim..(slot[&i] + 1) * dim];
-    let result = score_episodes(
-        &drawn,
-        |a, b| model.embedding_distance(row(a), row(b)),
-        &mut eval_rng(opts.data.seed, 11),
-    );
+    let result = if model.net.is_two_channel() {
+        // A 2-channel network scores each (query, candidate) pair as one input.
+        let mut pairs = PairSet::default();
+        for e in &drawn {
+            for &c in &e.candidates {
+                pairs.left.push(e.query as u32);
+                pairs.right.push(c as u32);
+                pairs.labels.push(0);
+            }
+        }
+        let d = model.pair_distances(images, &pairs, opts.batch)?;
+        let score: HashMap<(usize, usize), f32> = pairs
+            .left
+            .iter()
+            .zip(&pairs.right)
+            .zip(&d)
+            .map(|((&q, &c), &v)| ((q as usize, c as usize), v))
+            .collect();
+        score_episodes(
+            &drawn,
+            |a, b| score[&(a, b)],
+            &mut eval_rng(opts.data.seed, 11),
+        )
+    } else {
+        // Embed each image the episodes use once.
+        let mut slot: HashMap<usize, usize> = HashMap::new();
+        let mut order = Vec::new();
+        for e in &drawn {
+            for &i in std::iter::once(&e.query).chain(&e.candidates) {
+                slot.entry(i).or_insert_with(|| {
+                    order.push(i);
+                    order.len() - 1
+                });
+            }
+        }
+        let mut pixels = Vec::with_capacity(order.len() * images.rows * images.cols);
+        for &i in &order {
+            pixels.extend_from_slice(images.image(i));
+        }
+        let embeddings = model.embed(&pixels, order.len(), 1024)?;
+        let dim = model.embedding_dim();
+        let row = |i: usize| &embeddings[slot[&i] * dim..(slot[&i] + 1) * dim];
+        score_episodes(
+            &drawn,
+            |a, b| model.embedding_distance(row(a), row(b)),
+            &mut eval_rng(opts.data.seed, 11),
+        )
+    };
     Ok(OneShotReport {
         pool: pool_data.description,
         classes: pool_data.class_names,

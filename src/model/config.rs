@@ -3,6 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The architecture name of the 2-channel network.
+pub const TWO_CHANNEL: &str = "two-channel";
+
+/// The distance-like score of the 2-channel network.
+pub const ONE_MINUS_P_SAME: &str = "1 - p(same)";
+
 /// The shape and scaling of one input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputSpec {
@@ -30,7 +36,7 @@ pub enum EncoderKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
     /// The head: "siamese" or "triplet" (both: one shared encoder, Euclidean distance between
-    /// embeddings).
+    /// embeddings), or "two-channel" (both images as channels of one input, a logit of "same").
     pub architecture: String,
     /// The encoder.
     pub encoder: EncoderKind,
@@ -38,7 +44,8 @@ pub struct ModelConfig {
     pub input: InputSpec,
     /// Embedding size.
     pub embedding_dim: usize,
-    /// Distance between embeddings ("euclidean").
+    /// Distance between embeddings ("euclidean"), or the 2-channel network's score
+    /// ("1 - p(same)").
     pub distance: String,
     /// The floor on the squared distance before the square root.
     pub distance_epsilon: f32,
@@ -76,17 +83,25 @@ impl ModelConfig {
     /// Check that the numbers make a model this version can build and score; the message names
     /// the field.
     pub fn validate(&self) -> Result<(), String> {
-        if !["siamese", "triplet"].contains(&self.architecture.as_str()) {
+        if !["siamese", "triplet", TWO_CHANNEL].contains(&self.architecture.as_str()) {
             return Err(format!(
-                "architecture {:?} is not one this version builds (siamese, triplet)",
+                "architecture {:?} is not one this version builds (siamese, triplet, {TWO_CHANNEL})",
                 self.architecture
             ));
         }
-        if self.distance != "euclidean" {
+        let distance = if self.architecture == TWO_CHANNEL {
+            ONE_MINUS_P_SAME
+        } else {
+            "euclidean"
+        };
+        if self.distance != distance {
             return Err(format!(
-                "distance {:?} is not one this version computes (euclidean)",
-                self.distance
+                "distance {:?} does not go with architecture {:?} (expected {distance:?})",
+                self.distance, self.architecture
             ));
+        }
+        if self.architecture == TWO_CHANNEL && self.normalize {
+            return Err("a 2-channel network has no embeddings to normalise".into());
         }
         let i = &self.input;
         // conv 7x7, pool 2x2, conv 3x3: (side - 6) / 2 - 2 must leave at least one pixel.

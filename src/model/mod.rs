@@ -5,7 +5,7 @@ mod encoder;
 mod init;
 mod siamese;
 
-pub use config::{EncoderKind, InputSpec, ModelConfig};
+pub use config::{EncoderKind, InputSpec, ModelConfig, ONE_MINUS_P_SAME, TWO_CHANNEL};
 pub use encoder::{ChapterCnn, ChapterCnnConfig};
 pub use init::glorot_uniform;
 pub use siamese::SiameseNet;

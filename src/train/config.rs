@@ -17,6 +17,9 @@ pub enum Arch {
     Siamese,
     /// Anchor, positive and negative through one shared encoder, triplet loss.
     Triplet,
+    /// Both images of a pair as two channels of one input, a logit of "same", binary
+    /// cross-entropy (Zagoruyko and Komodakis, 2015).
+    TwoChannel,
 }
 
 impl Arch {
@@ -25,8 +28,9 @@ impl Arch {
         match text {
             "siamese" => Ok(Arch::Siamese),
             "triplet" => Ok(Arch::Triplet),
+            "two-channel" => Ok(Arch::TwoChannel),
             _ => Err(format!(
-                "unknown architecture {text:?}; expected siamese or triplet"
+                "unknown architecture {text:?}; expected siamese, triplet or two-channel"
             )),
         }
     }
@@ -36,6 +40,7 @@ impl Arch {
         match self {
             Arch::Siamese => "siamese",
             Arch::Triplet => "triplet",
+            Arch::TwoChannel => crate::model::TWO_CHANNEL,
         }
     }
 }
@@ -117,6 +122,19 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The defaults of a 2-channel run: the chapter's data, pairs, encoder (on two channels)
+    /// and optimiser, binary cross-entropy, "same" when p(same) > 0.5 (a score `1 - p(same)`
+    /// below the threshold 0.5).
+    pub fn two_channel() -> Self {
+        let mut config = Self {
+            arch: Arch::TwoChannel,
+            ..Self::default()
+        };
+        config.model.architecture = Arch::TwoChannel.name().to_string();
+        config.model.distance = crate::model::ONE_MINUS_P_SAME.to_string();
+        config
+    }
+
     /// The defaults of a triplet run: the chapter's data, encoder and optimiser, L2-normalised
     /// embeddings and a margin of 0.2 (FaceNet's). Batch-hard mining starts at a learning rate
     /// of 1e-4: at the chapter's 1e-3 its hardest triplets collapsed every embedding to one

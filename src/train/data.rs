@@ -157,14 +157,14 @@ pub struct RunData {
 
 /// The data of the run `config` describes.
 ///
-/// The Siamese network follows the chapter: its fit and validation pairs are the first 75%
+/// The Siamese and 2-channel networks follow the chapter: its fit and validation pairs are the first 75%
 /// and the last 25% of the chapter's training pairs. A triplet network trains on images rather
 /// than pairs, so it holds out images instead: the first 75% of each class's training part
 /// (the chapter's 80%) is fitted, the last 25% gives the validation pairs (by the chapter's
 /// pair protocol) and validation triplets. Test pairs are the chapter's in both cases.
 pub fn run_data(config: &TrainConfig, download: &DownloadOptions) -> Result<RunData, TrainError> {
     let chapter = chapter_data(config, download)?;
-    if config.arch == Arch::Siamese {
+    if config.arch != Arch::Triplet {
         let fit_items = chapter.fit.len();
         return Ok(RunData {
             classes: chapter.split.classes.clone(),

@@ -14,8 +14,8 @@ use super::{Arch, TrainConfig, TrainError};
 use crate::data::ImageSet;
 use crate::eval::{Criterion, best_threshold, contrastive_loss_value, pair_accuracy};
 use crate::infer::pair_distances;
-use crate::loss::contrastive_loss;
 use crate::loss::triplet::{mined_triplet_loss, triplet_loss};
+use crate::loss::{bce_value, bce_with_logits, contrastive_loss};
 use crate::model::SiameseNet;
 use crate::rng::{Stream, stream_rng};
 use crate::sampling::{PairSet, TripletSet, offline_triplets};
@@ -75,7 +75,7 @@ pub(super) fn fit_epoch(
                     fit: &mut EpochFit,
                     started: Instant|
      -> Result<SiameseNet, TrainError> {
-        let loss = loss + model.encoder.penalty(l2, l1);
+        let loss = loss + model.penalty(l2, l1);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let model = optim.step(config.learning_rate, model, grads);
         let value: f32 = loss.into_scalar();
@@ -104,8 +104,11 @@ pub(super) fn fit_epoch(
             for chunk in order.chunks(config.batch_size) {
                 let (x, y) = batcher.batch(pairs, chunk, device);
                 let started = Instant::now();
-                let distances = model.pair_distances(x, chunk.len(), eps);
-                let loss = contrastive_loss(distances, y, config.margin);
+                let loss = if config.arch == Arch::TwoChannel {
+                    bce_with_logits(model.pair_logits(x, chunk.len()), y)
+                } else {
+                    contrastive_loss(model.pair_distances(x, chunk.len(), eps), y, config.margin)
+                };
                 model = step(model, loss, chunk.len(), &mut fit, started)?;
             }
         }
@@ -204,12 +207,18 @@ pub(super) fn validate(
         return Ok(None);
     }
     let (l2, l1) = (config.model.kernel_l2, config.model.bias_l1);
-    let penalty: f32 = model.valid().encoder.penalty(l2, l1).into_scalar();
+    let penalty: f32 = model.valid().penalty(l2, l1).into_scalar();
     let d = distances(model, &data.images, &data.validation, config, device);
     let labels = &data.validation.labels;
     let validation = match config.arch {
         Arch::Siamese => Validation {
             loss: contrastive_loss_value(&d, labels, config.margin) + f64::from(penalty),
+            accuracy: pair_accuracy(&d, labels, config.threshold),
+            threshold: config.threshold,
+        },
+        // `d` is 1 - p(same) here.
+        Arch::TwoChannel => Validation {
+            loss: bce_value(&d, labels) + f64::from(penalty),
             accuracy: pair_accuracy(&d, labels, config.threshold),
             threshold: config.threshold,
         },

@@ -110,7 +110,7 @@ fn final_threshold(
     device: &Device,
 ) -> Result<(f32, String), TrainError> {
     match config.arch {
-        Arch::Siamese => Ok((
+        Arch::Siamese | Arch::TwoChannel => Ok((
             config.threshold,
             format!("set in training (--threshold {})", config.threshold),
         )),
