@@ -57,7 +57,7 @@ pub struct TrainArgs {
     /// Classes to train on, comma-separated label numbers (for a folder: the sub-folders in name
     /// order, from 0) [default: 0,1,2,4,5,9; a folder: all].
     #[arg(long, value_delimiter = ',')]
-    pub classes: Option<Vec<u8>>,
+    pub classes: Option<Vec<siamese::data::ClassId>>,
     /// Dataset: fashion-mnist, mnist, or folder:PATH (one sub-folder of images per class,
     /// brought to 28x28 grey; all its classes unless --classes) [default: fashion-mnist].
     #[arg(long)]

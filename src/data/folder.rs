@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use super::image::{
     ImagePrep, Skipped, has_image_extension, is_hidden, load_image, read_dir_sorted,
 };
-use super::{DataError, ImageSet};
+use super::{ClassId, DataError, ImageSet};
 
 /// A labelled image folder, loaded and brought to one input size.
 #[derive(Debug, Clone)]
@@ -74,9 +74,9 @@ pub fn load_folder(
             classes.len()
         )));
     }
-    if classes.len() > usize::from(u8::MAX) + 1 {
+    if classes.len() > usize::from(ClassId::MAX) + 1 {
         return Err(folder_error(format!(
-            "has {} class folders; at most 256 are supported",
+            "has {} class folders; at most 65536 are supported",
             classes.len()
         )));
     }
@@ -98,7 +98,7 @@ pub fn load_folder(
     for (label, (_, files)) in classes.iter().enumerate() {
         for file in files {
             images.extend(load_image(file, prep)?);
-            labels.push(label as u8);
+            labels.push(label as ClassId);
             paths.push(file.clone());
         }
     }

@@ -128,13 +128,16 @@ impl Split {
     }
 }
 
+/// A class label: an index into a dataset's classes (Omniglot has 964 in its background set).
+pub type ClassId = u16;
+
 /// A loaded split: grey-scale images with one class label each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageSet {
     /// All images, row-major, `len() * rows * cols` bytes with values 0..=255.
     pub images: Vec<u8>,
-    /// One label per image, each `< num_classes`.
-    pub labels: Vec<u8>,
+    /// One class label per image, each `< num_classes`.
+    pub labels: Vec<ClassId>,
     /// Image height in pixels.
     pub rows: usize,
     /// Image width in pixels.
@@ -212,7 +215,7 @@ pub fn load_split(dataset: IdxDataset, dir: &Path, split: Split) -> Result<Image
         rows: images.dims[1],
         cols: images.dims[2],
         images: images.data,
-        labels: labels.data,
+        labels: labels.data.into_iter().map(ClassId::from).collect(),
         num_classes,
     })
 }

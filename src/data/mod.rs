@@ -20,7 +20,7 @@ pub use folder::{FolderSet, load_folder};
 pub use idx::{IDX_TYPE_U8, IdxArray, parse_idx, read_idx};
 pub use image::{ImagePrep, image_files, load_image};
 pub use mnist::{
-    IMAGES_MAGIC, IdxDataset, ImageSet, LABELS_MAGIC, Split, TEST_IMAGES, TEST_LABELS,
+    ClassId, IMAGES_MAGIC, IdxDataset, ImageSet, LABELS_MAGIC, Split, TEST_IMAGES, TEST_LABELS,
     TRAIN_IMAGES, TRAIN_LABELS, ensure_files, load_split, resolve_data_dir,
 };
 pub use pairs_csv::{PairsFile, read_pairs_csv};

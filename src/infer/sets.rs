@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::model::{InferError, TrainedModel};
 use crate::data::{
-    DatasetSpec, DownloadOptions, IdxDataset, ImageSet, Split, ensure_files, load_folder,
+    ClassId, DatasetSpec, DownloadOptions, IdxDataset, ImageSet, Split, ensure_files, load_folder,
     load_image, load_split, read_pairs_csv, resolve_data_dir,
 };
 use crate::rng::{Stream, stream_rng};
@@ -154,24 +154,24 @@ fn test_split(
 }
 
 /// The classes of the run's dataset that training never saw.
-fn unseen_classes(model: &TrainedModel, num_classes: usize) -> Vec<u8> {
+fn unseen_classes(model: &TrainedModel, num_classes: usize) -> Vec<ClassId> {
     let trained = effective_classes(&model.meta.train.classes, num_classes);
-    (0..num_classes as u8)
+    (0..num_classes as ClassId)
         .filter(|c| !trained.contains(c))
         .collect()
 }
 
 /// A run's class list, where empty means all classes.
-fn effective_classes(classes: &[u8], num_classes: usize) -> Vec<u8> {
+fn effective_classes(classes: &[ClassId], num_classes: usize) -> Vec<ClassId> {
     if classes.is_empty() {
-        (0..num_classes as u8).collect()
+        (0..num_classes as ClassId).collect()
     } else {
         classes.to_vec()
     }
 }
 
 /// Per class of `classes`, the indices of its images, in dataset order.
-fn indices_by_class(labels: &[u8], classes: &[u8]) -> Vec<Vec<u32>> {
+fn indices_by_class(labels: &[ClassId], classes: &[ClassId]) -> Vec<Vec<u32>> {
     let mut out = vec![Vec::new(); classes.len()];
     for (i, l) in labels.iter().enumerate() {
         if let Some(slot) = classes.iter().position(|c| c == l) {
@@ -183,7 +183,7 @@ fn indices_by_class(labels: &[u8], classes: &[u8]) -> Vec<Vec<u32>> {
 
 /// Pairs over `classes` of `images` by the chapter's pair protocol (each class's images in
 /// order; the smallest class sets the count), drawn from the evaluation seed.
-fn protocol_pairs(images: &ImageSet, classes: &[u8], seed: u64, tag: u64) -> PairSet {
+fn protocol_pairs(images: &ImageSet, classes: &[ClassId], seed: u64, tag: u64) -> PairSet {
     let per_class = indices_by_class(&images.labels, classes);
     create_pairs(&per_class, &mut eval_rng(seed, tag))
 }
@@ -237,7 +237,7 @@ pub fn build_pair_set(
         }
         PairSource::Folder(dir) => {
             let set = load_folder(dir, &model.image_prep(opts.invert), 2)?;
-            let classes: Vec<u8> = (0..set.class_names.len() as u8).collect();
+            let classes: Vec<ClassId> = (0..set.class_names.len() as ClassId).collect();
             let pairs = protocol_pairs(&set.images, &classes, opts.seed, 3);
             Ok(PairSetData {
                 name,
@@ -316,7 +316,7 @@ pub fn class_pool(
 ) -> Result<ClassPool, InferError> {
     if let Some(dir) = spec.strip_prefix("folder:") {
         let set = load_folder(dir.as_ref(), &model.image_prep(opts.invert), 1)?;
-        let classes: Vec<u8> = (0..set.class_names.len() as u8).collect();
+        let classes: Vec<ClassId> = (0..set.class_names.len() as ClassId).collect();
         let per_class = to_usize(indices_by_class(&set.images.labels, &classes));
         return Ok(ClassPool {
             description: format!("the {} classes of {dir}", classes.len()),
@@ -330,7 +330,7 @@ pub fn class_pool(
     let classes = match spec {
         "unseen" => unseen_classes(model, images.num_classes),
         "seen" => effective_classes(&model.meta.train.classes, images.num_classes),
-        "all" => (0..images.num_classes as u8).collect(),
+        "all" => (0..images.num_classes as ClassId).collect(),
         other => {
             return Err(InferError::Invalid(format!(
                 "unknown class pool {other:?}; expected unseen, seen, all or folder:DIR"

@@ -3,20 +3,22 @@
 use rand::{Rng, RngExt};
 use thiserror::Error;
 
+use crate::data::ClassId;
+
 /// Errors of the pair samplers.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SamplingError {
     /// Fewer than two classes were asked for: no negative pair can be formed.
     #[error("at least two classes are needed to form negative pairs; got {0:?}")]
-    TooFewClasses(Vec<u8>),
+    TooFewClasses(Vec<ClassId>),
     /// A class appears twice in the class list.
     #[error("class {0} is listed twice in --classes")]
-    DuplicateClass(u8),
+    DuplicateClass(ClassId),
     /// A requested class has no images at all.
     #[error("class {class} has no images in {what}")]
     EmptyClass {
         /// The class label.
-        class: u8,
+        class: ClassId,
         /// Which data was searched.
         what: String,
     },
@@ -25,7 +27,7 @@ pub enum SamplingError {
         "classes {0:?} have fewer than two images, so they cannot supply an anchor with a \
          positive; drop them from --classes or add images"
     )]
-    NoPositive(Vec<u8>),
+    NoPositive(Vec<ClassId>),
     /// A P x K batch shape the data cannot fill.
     #[error(
         "a batch of {p} classes x {k} images needs P >= 2, K >= 2 and P <= the {classes} classes \
@@ -48,7 +50,7 @@ pub enum SamplingError {
         /// Images per class available.
         per_class: usize,
         /// The limiting class.
-        class: u8,
+        class: ClassId,
     },
 }
 
@@ -101,7 +103,7 @@ impl PairSet {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChapterSplit {
     /// The classes, in the order used for pair creation.
-    pub classes: Vec<u8>,
+    pub classes: Vec<ClassId>,
     /// Images per class used (`n`, the smallest class count, capped by the limit).
     pub per_class: usize,
     /// Per class, the indices of its first 80%.
@@ -114,8 +116,8 @@ pub struct ChapterSplit {
 /// smallest class count (capped by `limit`), the first 80% of each class's first `n` indices
 /// for training pairs and the rest for test pairs.
 pub fn chapter_split(
-    labels: &[u8],
-    classes: &[u8],
+    labels: &[ClassId],
+    classes: &[ClassId],
     limit: Option<usize>,
 ) -> Result<ChapterSplit, SamplingError> {
     if classes.len() < 2 {
@@ -207,9 +209,9 @@ mod tests {
     use super::*;
     use crate::rng::{Stream, stream_rng};
 
-    fn labels_cycle(n_per_class: usize, classes: u8) -> Vec<u8> {
+    fn labels_cycle(n_per_class: usize, classes: ClassId) -> Vec<ClassId> {
         (0..n_per_class * classes as usize)
-            .map(|i| (i % classes as usize) as u8)
+            .map(|i| (i % classes as usize) as ClassId)
             .collect()
     }
 

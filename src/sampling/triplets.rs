@@ -5,6 +5,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, RngExt};
 
 use super::SamplingError;
+use crate::data::ClassId;
 
 /// Triplets of example indices: an anchor, a positive of its class (another image) and a
 /// negative of another class.
@@ -32,11 +33,14 @@ impl TripletSet {
 
 /// Check that every class of `per_class` can supply an anchor with a positive (two images) and
 /// that there are two classes at least; the error names the classes that fall short.
-pub fn check_triplet_classes(per_class: &[Vec<u32>], classes: &[u8]) -> Result<(), SamplingError> {
+pub fn check_triplet_classes(
+    per_class: &[Vec<u32>],
+    classes: &[ClassId],
+) -> Result<(), SamplingError> {
     if per_class.len() < 2 {
         return Err(SamplingError::TooFewClasses(classes.to_vec()));
     }
-    let short: Vec<u8> = per_class
+    let short: Vec<ClassId> = per_class
         .iter()
         .zip(classes)
         .filter(|(images, _)| images.len() < 2)
@@ -53,7 +57,7 @@ pub fn check_triplet_classes(per_class: &[Vec<u32>], classes: &[u8]) -> Result<(
 /// from a class drawn uniformly among the others. One triplet per image.
 pub fn offline_triplets<R: Rng>(
     per_class: &[Vec<u32>],
-    classes: &[u8],
+    classes: &[ClassId],
     rng: &mut R,
 ) -> Result<TripletSet, SamplingError> {
     check_triplet_classes(per_class, classes)?;
@@ -89,7 +93,7 @@ impl PkSampler {
     /// A sampler over `per_class` (the indices of each class of `classes`).
     pub fn new(
         per_class: Vec<Vec<u32>>,
-        classes: &[u8],
+        classes: &[ClassId],
         p: usize,
         k: usize,
     ) -> Result<Self, SamplingError> {

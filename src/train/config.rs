@@ -74,7 +74,7 @@ pub struct TrainConfig {
     /// Folder holding the dataset's files, when the user named one.
     pub data_dir: Option<PathBuf>,
     /// The classes pairs are drawn from, in order; empty means every class of the dataset.
-    pub classes: Vec<u8>,
+    pub classes: Vec<crate::data::ClassId>,
     /// At most this many images per class (quick runs); `None` = the protocol's full size.
     pub limit: Option<usize>,
     /// Passes over the training data.

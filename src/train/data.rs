@@ -2,7 +2,7 @@
 //! architecture fits, validates and tests on, all built from the configuration alone.
 
 use crate::data::{
-    DatasetSpec, DownloadOptions, ImagePrep, ImageSet, Split, ensure_files, load_folder,
+    ClassId, DatasetSpec, DownloadOptions, ImagePrep, ImageSet, Split, ensure_files, load_folder,
     load_split, resolve_data_dir,
 };
 use crate::rng::{Stream, stream_rng};
@@ -77,8 +77,8 @@ pub fn chapter_data(
         )));
     }
     // An empty class list means every class of the dataset.
-    let classes: Vec<u8> = if config.classes.is_empty() {
-        (0..images.num_classes as u8).collect()
+    let classes: Vec<ClassId> = if config.classes.is_empty() {
+        (0..images.num_classes as ClassId).collect()
     } else {
         config.classes.clone()
     };
@@ -117,7 +117,7 @@ pub enum FitPlan {
         /// Per class, the images triplets are drawn from.
         per_class: Vec<Vec<u32>>,
         /// The class labels, in the order of `per_class`.
-        classes: Vec<u8>,
+        classes: Vec<ClassId>,
     },
     /// Class-balanced P x K batches for online mining.
     Online(PkSampler),
@@ -152,7 +152,7 @@ pub struct RunData {
     /// Items (pairs, triplets or images) one epoch trains on.
     pub fit_items: usize,
     /// The classes trained on.
-    pub classes: Vec<u8>,
+    pub classes: Vec<ClassId>,
 }
 
 /// The data of the run `config` describes.
