@@ -293,3 +293,66 @@ fn a_two_channel_model_compares_and_evaluates_but_refuses_to_embed() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["one_shot"][0]["result"]["episodes"], 50);
 }
+
+#[test]
+fn omniglot_trains_and_is_tested_one_shot_within_alphabets() {
+    let dir = tempfile::tempdir().unwrap();
+    // 10 drawings per character (8 to train, 2 to test), one epoch: the path, not a score.
+    let o = siamese(
+        dir.path(),
+        &[
+            "train",
+            "--dataset",
+            "omniglot",
+            "--limit",
+            "10",
+            "--epochs",
+            "1",
+            "--out",
+            "om",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = siamese(
+        dir.path(),
+        &[
+            "evaluate",
+            "--model",
+            "om",
+            "--one-shot",
+            "20",
+            "--one-shot-classes",
+            "alphabet",
+            "--episodes",
+            "50",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let r = &v["one_shot"][0]["result"];
+    assert_eq!(
+        (r["ways"].as_u64(), r["episodes"].as_u64()),
+        (Some(20), Some(50))
+    );
+    assert_eq!(v["one_shot"][0]["classes"].as_array().unwrap().len(), 659);
+    // Omniglot has no "test" split of the trained characters.
+    expect_error(
+        dir.path(),
+        &["evaluate", "--model", "om", "--pairs", "test"],
+        "--pairs unseen",
+    );
+    expect_error(
+        dir.path(),
+        &[
+            "evaluate",
+            "--model",
+            "om",
+            "--one-shot",
+            "60",
+            "--one-shot-classes",
+            "alphabet",
+        ],
+        "largest has 47",
+    );
+}

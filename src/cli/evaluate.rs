@@ -229,7 +229,11 @@ fn print_table(report: &Report) {
             "one-shot {}-way on {} ({}): accuracy {:.4} (95% CI {:.4}-{:.4}) over {} episodes; chance {:.4} ({:.1} s)",
             r.ways,
             shot.pool,
-            shot.classes.join(", "),
+            if shot.classes.len() <= 12 {
+                shot.classes.join(", ")
+            } else {
+                format!("{} classes", shot.classes.len())
+            },
             r.accuracy,
             r.ci95.0,
             r.ci95.1,

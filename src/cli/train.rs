@@ -30,6 +30,13 @@ pub struct TrainArgs {
     /// Scale embeddings to unit length (true or false) [default: false; true for triplet].
     #[arg(long)]
     pub normalize: Option<bool>,
+    /// L2 penalty on every kernel, `l2 * sum(w^2)` added to the loss [default: 0.01, the
+    /// chapter's].
+    #[arg(long)]
+    pub kernel_l2: Option<f32>,
+    /// L1 penalty on every bias, `l1 * sum(|b|)` added to the loss [default: 0.01].
+    #[arg(long)]
+    pub bias_l1: Option<f32>,
     /// Online mining: classes per batch (P) [default: 6].
     #[arg(long)]
     pub classes_per_batch: Option<usize>,
@@ -74,7 +81,7 @@ pub struct TrainArgs {
     pub out: Option<PathBuf>,
     /// Continue the run in this folder from its last checkpoint, with its saved settings.
     #[arg(long, value_name = "RUN", conflicts_with_all = [
-        "arch", "mining", "normalize", "classes_per_batch", "images_per_class",
+        "arch", "mining", "normalize", "kernel_l2", "bias_l1", "classes_per_batch", "images_per_class",
         "epochs", "batch_size", "lr", "margin", "threshold", "seed", "classes", "dataset", "limit", "out"
     ])]
     pub resume: Option<PathBuf>,
@@ -122,6 +129,12 @@ impl TrainArgs {
         if let Some(v) = self.normalize {
             c.model.normalize = v;
         }
+        if let Some(v) = self.kernel_l2 {
+            c.model.kernel_l2 = v;
+        }
+        if let Some(v) = self.bias_l1 {
+            c.model.bias_l1 = v;
+        }
         if let Some(v) = self.images_per_class {
             c.images_per_class = v;
         }
@@ -150,7 +163,7 @@ impl TrainArgs {
             c.dataset = v.clone();
             // The chapter's class list is Fashion-MNIST's; a folder trains on all its classes
             // unless told otherwise.
-            if v.starts_with("folder:") && self.classes.is_none() {
+            if (v.starts_with("folder:") || v == "omniglot") && self.classes.is_none() {
                 c.classes.clear();
             }
         }

@@ -260,8 +260,13 @@ fn check_rank(
 /// when that variable is set; otherwise the per-user cache
 /// `$XDG_CACHE_HOME/siamese/<name>` or `$HOME/.cache/siamese/<name>`.
 pub fn resolve_data_dir(dataset: IdxDataset, explicit: Option<&Path>) -> PathBuf {
+    resolve_named_dir(dataset.name(), explicit)
+}
+
+/// [`resolve_data_dir`] for a dataset known by its folder name.
+pub fn resolve_named_dir(name: &str, explicit: Option<&Path>) -> PathBuf {
     resolve_from(
-        dataset,
+        name,
         explicit,
         std::env::var_os("SIAMESE_DATA"),
         std::env::var_os("XDG_CACHE_HOME"),
@@ -270,7 +275,7 @@ pub fn resolve_data_dir(dataset: IdxDataset, explicit: Option<&Path>) -> PathBuf
 }
 
 fn resolve_from(
-    dataset: IdxDataset,
+    name: &str,
     explicit: Option<&Path>,
     siamese_data: Option<OsString>,
     xdg_cache: Option<OsString>,
@@ -281,14 +286,14 @@ fn resolve_from(
     }
     let set = |v: Option<OsString>| v.filter(|s| !s.is_empty()).map(PathBuf::from);
     if let Some(root) = set(siamese_data) {
-        return root.join(dataset.name());
+        return root.join(name);
     }
     // The XDG spec says relative values are to be ignored.
     let cache = set(xdg_cache)
         .filter(|p| p.is_absolute())
         .or_else(|| set(home).map(|h| h.join(".cache")))
         .unwrap_or_else(std::env::temp_dir);
-    cache.join("siamese").join(dataset.name())
+    cache.join("siamese").join(name)
 }
 
 /// Makes sure `dir` holds `dataset`'s four files, downloading missing ones

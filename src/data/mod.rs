@@ -12,6 +12,7 @@ pub mod folder;
 pub mod idx;
 pub mod image;
 pub mod mnist;
+pub mod omniglot;
 pub mod pairs_csv;
 
 pub use download::{DownloadOptions, ensure_files_with, md5_file};
@@ -21,18 +22,21 @@ pub use idx::{IDX_TYPE_U8, IdxArray, parse_idx, read_idx};
 pub use image::{ImagePrep, image_files, load_image};
 pub use mnist::{
     ClassId, IMAGES_MAGIC, IdxDataset, ImageSet, LABELS_MAGIC, Split, TEST_IMAGES, TEST_LABELS,
-    TRAIN_IMAGES, TRAIN_LABELS, ensure_files, load_split, resolve_data_dir,
+    TRAIN_IMAGES, TRAIN_LABELS, ensure_files, load_split, resolve_data_dir, resolve_named_dir,
 };
+pub use omniglot::{OMNIGLOT, OmniglotData, OmniglotSet, load_omniglot};
 pub use pairs_csv::{PairsFile, read_pairs_csv};
 
 /// Which dataset a run uses, as `--dataset` spells it: `fashion-mnist`, `mnist`, or
-/// `folder:PATH` (an image folder with one sub-folder per class).
+/// `omniglot`, or `folder:PATH` (an image folder with one sub-folder per class).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatasetSpec {
     /// One of the IDX datasets.
     Idx(IdxDataset),
     /// An image folder.
     Folder(std::path::PathBuf),
+    /// Omniglot: trains on the background set; one-shot tests use the evaluation set.
+    Omniglot,
 }
 
 impl DatasetSpec {
@@ -44,12 +48,15 @@ impl DatasetSpec {
             }
             return Ok(DatasetSpec::Folder(path.into()));
         }
+        if text == omniglot::OMNIGLOT {
+            return Ok(DatasetSpec::Omniglot);
+        }
         IdxDataset::ALL
             .into_iter()
             .find(|d| d.name() == text)
             .map(DatasetSpec::Idx)
             .ok_or_else(|| {
-                format!("unknown dataset {text:?}; expected fashion-mnist, mnist or folder:PATH")
+                format!("unknown dataset {text:?}; expected fashion-mnist, mnist, omniglot or folder:PATH")
             })
     }
 }

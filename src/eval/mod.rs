@@ -9,4 +9,6 @@ pub use metrics::{
     Confusion, Criterion, EqualErrorRate, Metric, RocPoint, best_threshold, contrastive_loss_value,
     equal_error_rate, pair_accuracy, roc_auc, roc_curve,
 };
-pub use oneshot::{Episode, OneShotResult, draw_episodes, score_episodes, wilson_interval};
+pub use oneshot::{
+    Episode, OneShotResult, draw_episodes, draw_episodes_grouped, score_episodes, wilson_interval,
+};

@@ -100,6 +100,36 @@ pub fn draw_episodes<R: Rng>(
     Ok(out)
 }
 
+/// [`draw_episodes`] within groups of classes (Omniglot's alphabets): each episode first draws
+/// a group, uniformly among those with at least `ways` classes, then draws its classes, query
+/// and candidates from that group alone. `groups` lists, per group, positions in `per_class`.
+pub fn draw_episodes_grouped<R: Rng>(
+    per_class: &[Vec<usize>],
+    groups: &[Vec<usize>],
+    ways: usize,
+    episodes: usize,
+    rng: &mut R,
+) -> Result<Vec<Episode>, String> {
+    let eligible: Vec<&Vec<usize>> = groups
+        .iter()
+        .filter(|g| g.iter().filter(|&&c| !per_class[c].is_empty()).count() >= ways)
+        .collect();
+    if eligible.is_empty() {
+        let largest = groups.iter().map(Vec::len).max().unwrap_or(0);
+        return Err(format!(
+            "{ways}-way episodes within a group need a group of {ways} classes; the largest has \
+             {largest}"
+        ));
+    }
+    let mut out = Vec::with_capacity(episodes);
+    for _ in 0..episodes {
+        let group = eligible[rng.random_range(0..eligible.len())];
+        let sub: Vec<Vec<usize>> = group.iter().map(|&c| per_class[c].clone()).collect();
+        out.extend(draw_episodes(&sub, ways, 1, rng)?);
+    }
+    Ok(out)
+}
+
 /// Score `episodes` with `distance(a, b)` between two images: the prediction is the nearest
 /// candidate, a tie between nearest candidates broken uniformly at random.
 pub fn score_episodes<R: Rng>(
@@ -198,6 +228,34 @@ mod tests {
             target_positions.iter().all(|&n| (90..160).contains(&n)),
             "{target_positions:?}"
         );
+    }
+
+    #[test]
+    fn grouped_episodes_stay_within_one_group() {
+        // Six classes of three images (class c holds images 10c..10c+2) in two groups of
+        // three classes, and a third group too small for 3-way episodes.
+        let per_class: Vec<Vec<usize>> = (0..7).map(|c| (10 * c..10 * c + 3).collect()).collect();
+        let groups = vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]];
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let drawn = draw_episodes_grouped(&per_class, &groups, 3, 300, &mut rng).unwrap();
+        let group_of = |image: usize| {
+            groups
+                .iter()
+                .position(|g| g.contains(&(image / 10)))
+                .unwrap()
+        };
+        let mut seen = [0usize; 3];
+        for e in &drawn {
+            let g = group_of(e.query);
+            seen[g] += 1;
+            assert!(e.candidates.iter().all(|&c| group_of(c) == g), "{e:?}");
+            assert_eq!(e.candidates[e.target] / 10, e.query / 10);
+            assert_ne!(e.candidates[e.target], e.query);
+        }
+        // Both eligible groups are drawn; the one-class group never is.
+        assert!(seen[0] > 100 && seen[1] > 100 && seen[2] == 0, "{seen:?}");
+        let e = draw_episodes_grouped(&per_class, &groups, 4, 10, &mut rng).unwrap_err();
+        assert!(e.contains("largest has 3"), "{e}");
     }
 
     #[test]

@@ -10,8 +10,8 @@ use super::model::{InferError, TrainedModel};
 use super::sets::{DataOptions, PairSource, build_pair_set, class_pool, eval_rng};
 use crate::eval::plot::{distance_histograms, roc_plot};
 use crate::eval::{
-    Confusion, Criterion, Metric, OneShotResult, best_threshold, draw_episodes, equal_error_rate,
-    roc_auc, roc_curve, score_episodes,
+    Confusion, Criterion, Metric, OneShotResult, best_threshold, draw_episodes,
+    draw_episodes_grouped, equal_error_rate, roc_auc, roc_curve, score_episodes,
 };
 use crate::sampling::PairSet;
 use crate::train::run_data;
@@ -224,12 +224,13 @@ pub fn one_shot(
 ) -> Result<OneShotReport, InferError> {
     let started = Instant::now();
     let pool_data = class_pool(model, pool, &opts.data)?;
-    let drawn = draw_episodes(
-        &pool_data.per_class,
-        ways,
-        episodes,
-        &mut eval_rng(opts.data.seed, 10),
-    )
+    let mut rng = eval_rng(opts.data.seed, 10);
+    let drawn = match &pool_data.groups {
+        Some(groups) => {
+            draw_episodes_grouped(&pool_data.per_class, groups, ways, episodes, &mut rng)
+        }
+        None => draw_episodes(&pool_data.per_class, ways, episodes, &mut rng),
+    }
     .map_err(|e| InferError::Invalid(format!("one-shot on {}: {e}", pool_data.description)))?;
     let images = &pool_data.images;
     let result = if model.net.is_two_channel() {

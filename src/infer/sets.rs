@@ -6,8 +6,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::model::{InferError, TrainedModel};
 use crate::data::{
-    ClassId, DatasetSpec, DownloadOptions, IdxDataset, ImageSet, Split, ensure_files, load_folder,
-    load_image, load_split, read_pairs_csv, resolve_data_dir,
+    ClassId, DatasetSpec, DownloadOptions, IdxDataset, ImageSet, OMNIGLOT, OmniglotData,
+    OmniglotSet, Split, ensure_files, load_folder, load_image, load_omniglot, load_split,
+    read_pairs_csv, resolve_data_dir, resolve_named_dir,
 };
 use crate::rng::{Stream, stream_rng};
 use crate::sampling::{PairSet, create_pairs};
@@ -210,6 +211,30 @@ pub fn build_pair_set(
                 pairs: data.test,
             })
         }
+        PairSource::Test | PairSource::Unseen if is_omniglot(model) => {
+            if *source == PairSource::Test {
+                return Err(InferError::Invalid(
+                    "test: Omniglot's evaluation set holds only characters never trained on; \
+                     score it with --pairs unseen (or seed-test for held-out drawings of the \
+                     training characters)"
+                        .into(),
+                ));
+            }
+            let set = omniglot_evaluation(model, opts)?;
+            let classes: Vec<ClassId> = (0..set.class_names.len() as ClassId).collect();
+            let pairs = protocol_pairs(&set.images, &classes, opts.seed, 2);
+            Ok(PairSetData {
+                name,
+                description: format!(
+                    "the chapter's pair protocol on the {} characters of Omniglot's evaluation \
+                     set (never trained on), evaluation seed {}",
+                    classes.len(),
+                    opts.seed
+                ),
+                images: set.images,
+                pairs,
+            })
+        }
         PairSource::Test | PairSource::Unseen => {
             let images = test_split(model, &name, opts)?;
             let classes = if *source == PairSource::Test {
@@ -293,6 +318,33 @@ pub fn build_pair_set(
     }
 }
 
+fn is_omniglot(model: &TrainedModel) -> bool {
+    matches!(
+        DatasetSpec::parse(&model.meta.train.dataset),
+        Ok(DatasetSpec::Omniglot)
+    )
+}
+
+/// Omniglot's evaluation set at the model's input size.
+fn omniglot_evaluation(
+    model: &TrainedModel,
+    opts: &DataOptions,
+) -> Result<OmniglotData, InferError> {
+    let explicit = opts.data_dir.clone().or(model.meta.train.data_dir.clone());
+    let mut dir = resolve_named_dir(OMNIGLOT, explicit.as_deref());
+    if explicit.is_none()
+        && !dir.join(OmniglotSet::Evaluation.images_file()).is_file()
+        && let Some(used) = &model.meta.data_dir_used
+    {
+        dir = used.clone();
+    }
+    Ok(load_omniglot(
+        &dir,
+        OmniglotSet::Evaluation,
+        &model.image_prep(false),
+    )?)
+}
+
 /// Images grouped by class for one-shot episodes.
 #[derive(Debug, Clone)]
 pub struct ClassPool {
@@ -304,6 +356,9 @@ pub struct ClassPool {
     pub per_class: Vec<Vec<usize>>,
     /// The class names, in `per_class` order.
     pub class_names: Vec<String>,
+    /// When episodes stay within groups (Omniglot's alphabets): per group, the positions of
+    /// its classes in `per_class`.
+    pub groups: Option<Vec<Vec<usize>>>,
 }
 
 /// The class pool `--one-shot-classes` names: `unseen` (test-split classes never trained on),
@@ -323,6 +378,45 @@ pub fn class_pool(
             images: set.images,
             per_class,
             class_names: set.class_names,
+            groups: None,
+        });
+    }
+    if is_omniglot(model) {
+        let within = match spec {
+            "unseen" | "all" => false,
+            "alphabet" => true,
+            other => {
+                return Err(InferError::Invalid(format!(
+                    "class pool {other:?} does not apply to Omniglot; expected unseen (or all: \
+                     the evaluation set's 659 characters, never trained on) or alphabet (each \
+                     episode within one alphabet, as Lake et al. and Koch et al. test)"
+                )));
+            }
+        };
+        let set = omniglot_evaluation(model, opts)?;
+        let classes: Vec<ClassId> = (0..set.class_names.len() as ClassId).collect();
+        let per_class = to_usize(indices_by_class(&set.images.labels, &classes));
+        let groups = within.then(|| {
+            let mut groups = vec![Vec::new(); set.alphabets.len()];
+            for (class, &alphabet) in set.class_alphabet.iter().enumerate() {
+                groups[alphabet].push(class);
+            }
+            groups
+        });
+        return Ok(ClassPool {
+            description: format!(
+                "the {} characters of Omniglot's evaluation set{}",
+                classes.len(),
+                if within {
+                    ", episodes within one alphabet"
+                } else {
+                    ""
+                }
+            ),
+            images: set.images,
+            per_class,
+            class_names: set.class_names,
+            groups,
         });
     }
     let what = format!("one-shot on {spec:?} classes");
@@ -353,6 +447,7 @@ pub fn class_pool(
         images,
         per_class,
         class_names,
+        groups: None,
     })
 }
 

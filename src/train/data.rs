@@ -2,8 +2,8 @@
 //! architecture fits, validates and tests on, all built from the configuration alone.
 
 use crate::data::{
-    ClassId, DatasetSpec, DownloadOptions, ImagePrep, ImageSet, Split, ensure_files, load_folder,
-    load_split, resolve_data_dir,
+    ClassId, DatasetSpec, DownloadOptions, ImagePrep, ImageSet, OMNIGLOT, OmniglotSet, Split,
+    ensure_files, load_folder, load_omniglot, load_split, resolve_data_dir, resolve_named_dir,
 };
 use crate::rng::{Stream, stream_rng};
 use crate::sampling::{
@@ -57,6 +57,17 @@ pub fn chapter_data(
                 // The 80/20 split needs two images per class on each side.
                 let set = load_folder(&dir, &prep, 10)?;
                 (set.images, set.class_names, dir.display().to_string())
+            }
+            DatasetSpec::Omniglot => {
+                let input = &config.model.input;
+                let dir = resolve_named_dir(OMNIGLOT, config.data_dir.as_deref());
+                let prep = ImagePrep::new(input.width, input.height);
+                let set = load_omniglot(&dir, OmniglotSet::Background, &prep)?;
+                (
+                    set.images,
+                    set.class_names,
+                    format!("omniglot background set in {}", dir.display()),
+                )
             }
         };
     let input = &config.model.input;

@@ -165,13 +165,17 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
     })?;
     let data = run_data(config, &options.download)?;
     info!(
-        "{}: {} items per epoch ({} steps), {} validation pairs, {} test pairs; classes {:?}",
+        "{}: {} items per epoch ({} steps), {} validation pairs, {} test pairs; {}",
         config.arch.name(),
         data.fit_items,
         fit::steps_per_epoch(&data.fit, config.batch_size),
         data.validation.len(),
         data.test.len(),
-        data.classes
+        if data.classes.len() <= 12 {
+            format!("classes {:?}", data.classes)
+        } else {
+            format!("{} classes", data.classes.len())
+        }
     );
 
     let device = options.device.clone().autodiff();

@@ -61,7 +61,7 @@ fn dataset_metadata() {
 
 #[test]
 fn data_dir_resolution_order() {
-    let ds = IdxDataset::Mnist;
+    let ds = IdxDataset::Mnist.name();
     let os = |s: &str| Some(OsString::from(s));
     let explicit = Path::new("/my/files");
     let got = resolve_from(ds, Some(explicit), os("/d"), os("/x"), os("/h"));
@@ -70,7 +70,13 @@ fn data_dir_resolution_order() {
     assert_eq!(got, Path::new("/d/mnist"));
     let got = resolve_from(ds, None, os(""), os("/x"), os("/h"));
     assert_eq!(got, Path::new("/x/siamese/mnist"));
-    let got = resolve_from(IdxDataset::FashionMnist, None, None, os("rel"), os("/h"));
+    let got = resolve_from(
+        IdxDataset::FashionMnist.name(),
+        None,
+        None,
+        os("rel"),
+        os("/h"),
+    );
     assert_eq!(got, Path::new("/h/.cache/siamese/fashion-mnist"));
 }
 
