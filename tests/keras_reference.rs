@@ -48,7 +48,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use siamese::data::{IdxDataset, Split, load_split};
 use siamese::loss::contrastive_loss;
-use siamese::model::{ModelConfig, SiameseNet};
+use siamese::model::{Encoder, ModelConfig, SiameseNet};
 use siamese::optim::KerasRmsPropConfig;
 
 fn data_root() -> PathBuf {
@@ -121,7 +121,9 @@ fn one_step_matches_keras() {
             &device,
         )))
     };
-    let e = &mut net.encoder;
+    let Encoder::Chapter(e) = &mut net.encoder else {
+        unreachable!("the chapter's model has the chapter's encoder")
+    };
     e.conv1.weight = Param::from_tensor(kernel(&fill(7 * 7 * 32, 0.08, 0.1), c1, &device));
     e.conv1.bias = bias(fill(32, 0.01, 0.2));
     e.conv2.weight = Param::from_tensor(kernel(&fill(9 * 32 * 64, 0.04, 0.3), c2, &device));
@@ -162,7 +164,9 @@ fn one_step_matches_keras() {
         "penalty",
     );
     let grads = (data + penalty).backward();
-    let e = &net.encoder;
+    let Encoder::Chapter(e) = &net.encoder else {
+        unreachable!("the chapter's model has the chapter's encoder")
+    };
     let g4 = |p: &Param<Tensor<4>>| vec_of(p.val().grad(&grads).unwrap());
     let g1 = |p: &Option<Param<Tensor<1>>>| vec_of(p.as_ref().unwrap().val().grad(&grads).unwrap());
     let gd = vec_of(e.dense.weight.val().grad(&grads).unwrap());
@@ -213,7 +217,9 @@ fn one_step_matches_keras() {
     let mut optim = KerasRmsPropConfig::default().init();
     let grads = GradientsParams::from_grads(grads, &net);
     let net = optim.step(1e-3, net, grads);
-    let e = &net.encoder;
+    let Encoder::Chapter(e) = &net.encoder else {
+        unreachable!("the chapter's model has the chapter's encoder")
+    };
     close_to(
         f64::from(vec_of(e.conv1.weight.val())[burn_index(c1, [3, 4, 0, 5])]),
         -0.07901562750339508,

@@ -335,7 +335,7 @@ fn bad_inputs_get_errors_that_name_them() {
     .unwrap();
     expect_error(
         &["evaluate", "--model", small.to_str().unwrap()],
-        "too small for the chapter's CNN",
+        "too small for the chapter-cnn encoder",
     );
     // Weights named outside the run folder.
     let outside = run_copy(&dir.path().join("outside"));

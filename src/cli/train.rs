@@ -8,6 +8,7 @@ use clap::Args;
 use siamese::backend::{BackendKind, init_threads};
 use siamese::data::DownloadOptions;
 use siamese::loss::triplet::Mining;
+use siamese::model::EncoderKind;
 use siamese::train::{Arch, RunDir, TrainConfig, TrainOptions, read_json, train};
 
 use super::logging;
@@ -27,6 +28,11 @@ pub struct TrainArgs {
     /// [default: offline].
     #[arg(long)]
     pub mining: Option<String>,
+    /// Encoder under the head: chapter-cnn (the chapter's), deep-cnn (three blocks of conv
+    /// 64@3x3, ReLU, max-pool, batch norm; a dense layer to the embedding) or mlp (dense 512,
+    /// ReLU, dense) [default: chapter-cnn].
+    #[arg(long)]
+    pub encoder: Option<String>,
     /// Scale embeddings to unit length (true or false) [default: false; true for triplet].
     #[arg(long)]
     pub normalize: Option<bool>,
@@ -81,7 +87,7 @@ pub struct TrainArgs {
     pub out: Option<PathBuf>,
     /// Continue the run in this folder from its last checkpoint, with its saved settings.
     #[arg(long, value_name = "RUN", conflicts_with_all = [
-        "arch", "mining", "normalize", "kernel_l2", "bias_l1", "classes_per_batch", "images_per_class",
+        "arch", "mining", "encoder", "normalize", "kernel_l2", "bias_l1", "classes_per_batch", "images_per_class",
         "epochs", "batch_size", "lr", "margin", "threshold", "seed", "classes", "dataset", "limit", "out"
     ])]
     pub resume: Option<PathBuf>,
@@ -125,6 +131,10 @@ impl TrainArgs {
         };
         if let Some(v) = self.classes_per_batch {
             c.classes_per_batch = v;
+        }
+        if let Some(v) = &self.encoder {
+            c.model.encoder =
+                EncoderKind::parse(v).map_err(|e| anyhow::anyhow!("--encoder: {e}"))?;
         }
         if let Some(v) = self.normalize {
             c.model.normalize = v;

@@ -30,6 +30,33 @@ pub struct InputSpec {
 pub enum EncoderKind {
     /// The chapter's CNN: conv 32@7x7, max-pool 2x2, conv 64@3x3, dense 128, all ReLU.
     ChapterCnn,
+    /// Three blocks of conv 64@3x3, ReLU, max-pool 2x2, batch norm; dense to the embedding.
+    DeepCnn,
+    /// Dense 512 with ReLU, dense to the embedding.
+    Mlp,
+}
+
+impl EncoderKind {
+    /// The name `--encoder` and `model.json` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            EncoderKind::ChapterCnn => "chapter-cnn",
+            EncoderKind::DeepCnn => "deep-cnn",
+            EncoderKind::Mlp => "mlp",
+        }
+    }
+
+    /// Parse `--encoder`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "chapter-cnn" => Ok(EncoderKind::ChapterCnn),
+            "deep-cnn" => Ok(EncoderKind::DeepCnn),
+            "mlp" => Ok(EncoderKind::Mlp),
+            _ => Err(format!(
+                "unknown encoder {text:?}; expected chapter-cnn, deep-cnn or mlp"
+            )),
+        }
+    }
 }
 
 /// A model's architecture and the numbers that define how it is scored.
@@ -104,13 +131,21 @@ impl ModelConfig {
             return Err("a 2-channel network has no embeddings to normalise".into());
         }
         let i = &self.input;
-        // conv 7x7, pool 2x2, conv 3x3: (side - 6) / 2 - 2 must leave at least one pixel.
-        let min_side = 12;
+        // The chapter's CNN: conv 7x7, pool 2x2, conv 3x3: (side - 6) / 2 - 2 must leave at
+        // least one pixel; the deeper CNN's three blocks need 22; the MLP any size.
+        let min_side = match self.encoder {
+            EncoderKind::ChapterCnn => 12,
+            EncoderKind::DeepCnn => 22,
+            EncoderKind::Mlp => 1,
+        };
         if i.channels == 0 || i.height < min_side || i.width < min_side {
             return Err(format!(
-                "input {}x{}x{} (channels x height x width) is too small for the chapter's CNN, \
+                "input {}x{}x{} (channels x height x width) is too small for the {} encoder, \
                  which needs at least 1 channel and {min_side}x{min_side} pixels",
-                i.channels, i.height, i.width
+                i.channels,
+                i.height,
+                i.width,
+                self.encoder.name()
             ));
         }
         if i.height > 4096 || i.width > 4096 || i.channels > 64 {
@@ -149,6 +184,8 @@ impl ModelConfig {
         }
         match self.encoder {
             EncoderKind::ChapterCnn => Some(2f32.sqrt()),
+            // A final dense layer without activation: embeddings may point anywhere.
+            EncoderKind::DeepCnn | EncoderKind::Mlp => Some(2.0),
         }
     }
 }

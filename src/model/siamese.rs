@@ -6,8 +6,8 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use rand::Rng;
 
-use super::config::{EncoderKind, ModelConfig, TWO_CHANNEL};
-use super::encoder::{ChapterCnn, ChapterCnnConfig};
+use super::config::{ModelConfig, TWO_CHANNEL};
+use super::encoders::Encoder;
 use super::init::glorot_uniform;
 use crate::loss::euclidean_distance;
 
@@ -21,7 +21,7 @@ use crate::loss::euclidean_distance;
 #[derive(Module, Debug)]
 pub struct SiameseNet {
     /// The shared encoder (for the 2-channel network: the one encoder of the stacked pair).
-    pub encoder: ChapterCnn,
+    pub encoder: Encoder,
     /// Whether embeddings are scaled to unit length.
     pub normalize: bool,
     /// The 2-channel network's output layer (embedding -> logit of "same").
@@ -33,15 +33,13 @@ impl SiameseNet {
     pub fn init<R: Rng>(config: &ModelConfig, device: &Device, rng: &mut R) -> Self {
         let two_channel = config.architecture == TWO_CHANNEL;
         let channels = config.input.channels * if two_channel { 2 } else { 1 };
-        let encoder = match config.encoder {
-            EncoderKind::ChapterCnn => ChapterCnnConfig {
-                channels,
-                height: config.input.height,
-                width: config.input.width,
-                embedding_dim: config.embedding_dim,
-            }
-            .init(device, rng),
-        };
+        let encoder = Encoder::init(
+            config.encoder,
+            (channels, config.input.height, config.input.width),
+            config.embedding_dim,
+            device,
+            rng,
+        );
         let head = two_channel.then(|| {
             let mut head = LinearConfig::new(config.embedding_dim, 1)
                 .with_initializer(Initializer::Zeros)
