@@ -61,7 +61,9 @@ pub struct TrainArgs {
     /// The loss's margin [default: 1 (contrastive); 0.2 (triplet)].
     #[arg(long, allow_negative_numbers = true)]
     pub margin: Option<f32>,
-    /// Distance below which a pair is called "same" [default: 0.5].
+    /// Distance below which a pair is called "same" [default: 0.5]. Used by the chapter's
+    /// encoder and the 2-channel network; triplet runs and other encoders calibrate it on the
+    /// validation pairs at the end of training.
     #[arg(long, allow_negative_numbers = true)]
     pub threshold: Option<f32>,
     /// Seed of every random choice (pairs, initial weights, shuffles) [default: 0].

@@ -122,6 +122,18 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Whether the run's threshold is calibrated on its validation pairs at the end of training
+    /// rather than taken from `threshold`: a triplet network, and a Siamese network on another
+    /// encoder than the chapter's, whose distances have no fixed scale. (The chapter's 0.5
+    /// belongs to the chapter's encoder; the 2-channel network's 0.5 is p(same) = 0.5.)
+    pub fn calibrates_threshold(&self) -> bool {
+        match self.arch {
+            Arch::Triplet => true,
+            Arch::Siamese => self.model.encoder != crate::model::EncoderKind::ChapterCnn,
+            Arch::TwoChannel => false,
+        }
+    }
+
     /// The defaults of a 2-channel run: the chapter's data, pairs, encoder (on two channels)
     /// and optimiser, binary cross-entropy, "same" when p(same) > 0.5 (a score `1 - p(same)`
     /// below the threshold 0.5).

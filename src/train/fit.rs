@@ -170,9 +170,9 @@ fn triplet_tensor(
 pub(super) struct Validation {
     /// Loss on the validation data, weight penalty included.
     pub loss: f64,
-    /// Pair accuracy on the validation pairs: at the configured threshold for a Siamese
-    /// network; at the validation-best threshold for a triplet network, whose distances have
-    /// no fixed scale.
+    /// Pair accuracy on the validation pairs: at the configured threshold for the chapter's
+    /// Siamese network and the 2-channel network; at the validation-best threshold where
+    /// distances have no fixed scale ([`TrainConfig::calibrates_threshold`]).
     pub accuracy: f64,
     /// That threshold.
     pub threshold: f32,
@@ -210,7 +210,19 @@ pub(super) fn validate(
     let penalty: f32 = model.valid().penalty(l2, l1).into_scalar();
     let d = distances(model, &data.images, &data.validation, config, device);
     let labels = &data.validation.labels;
+    let best = || {
+        best_threshold(&d, labels, Criterion::Accuracy)
+            .map_err(|e| TrainError::Config(format!("validation pairs: {e}")))
+    };
     let validation = match config.arch {
+        Arch::Siamese if config.calibrates_threshold() => {
+            let (threshold, accuracy) = best()?;
+            Validation {
+                loss: contrastive_loss_value(&d, labels, config.margin) + f64::from(penalty),
+                accuracy,
+                threshold,
+            }
+        }
         Arch::Siamese => Validation {
             loss: contrastive_loss_value(&d, labels, config.margin) + f64::from(penalty),
             accuracy: pair_accuracy(&d, labels, config.threshold),
@@ -223,8 +235,7 @@ pub(super) fn validate(
             threshold: config.threshold,
         },
         Arch::Triplet => {
-            let (threshold, accuracy) = best_threshold(&d, labels, Criterion::Accuracy)
-                .map_err(|e| TrainError::Config(format!("validation pairs: {e}")))?;
+            let (threshold, accuracy) = best()?;
             let loss = match &data.validation_triplets {
                 Some(t) => triplet_loss_value(model, &data.images, t, config, device),
                 None => f64::NAN,

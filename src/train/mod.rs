@@ -100,38 +100,38 @@ pub struct TrainOutcome {
     pub finished: bool,
 }
 
-/// The threshold a finished run stores, and where it came from: the configured one for a
-/// Siamese network (the chapter's 0.5); for a triplet network, whose distances have no fixed
-/// scale, the accuracy-best cut on the validation pairs (never on the test pairs).
+/// The threshold a finished run stores, and where it came from: the configured one (the
+/// chapter's 0.5) unless [`TrainConfig::calibrates_threshold`], then the accuracy-best cut on
+/// the validation pairs (never on the test pairs).
 fn final_threshold(
     model: &SiameseNet,
     data: &RunData,
     config: &TrainConfig,
     device: &Device,
 ) -> Result<(f32, String), TrainError> {
-    match config.arch {
-        Arch::Siamese | Arch::TwoChannel => Ok((
+    if !config.calibrates_threshold() {
+        return Ok((
             config.threshold,
             format!("set in training (--threshold {})", config.threshold),
+        ));
+    }
+    match fit::validate(model, data, config, device)? {
+        Some(v) => Ok((
+            v.threshold,
+            format!(
+                "calibrated at the end of training: the accuracy-best cut on the run's {} \
+                 validation pairs (accuracy {:.4} there)",
+                data.validation.len(),
+                v.accuracy
+            ),
         )),
-        Arch::Triplet => match fit::validate(model, data, config, device)? {
-            Some(v) => Ok((
-                v.threshold,
-                format!(
-                    "calibrated at the end of training: the accuracy-best cut on the run's {} \
-                     validation pairs (accuracy {:.4} there)",
-                    data.validation.len(),
-                    v.accuracy
-                ),
-            )),
-            None => Ok((
-                config.threshold,
-                format!(
-                    "set in training (--threshold {}); no validation pairs to calibrate on",
-                    config.threshold
-                ),
-            )),
-        },
+        None => Ok((
+            config.threshold,
+            format!(
+                "set in training (--threshold {}); no validation pairs to calibrate on",
+                config.threshold
+            ),
+        )),
     }
 }
 
