@@ -41,7 +41,9 @@
 //! dense[100,3] 0.010014323517680168, dense bias[17] 0.002498295158147812,
 //! conv2 bias[7] -0.005160472355782986.
 
-use std::path::PathBuf;
+mod common;
+
+use common::data_root;
 
 use burn::module::Param;
 use burn::optim::GradientsParams;
@@ -50,12 +52,6 @@ use siamese::data::{IdxDataset, Split, load_split};
 use siamese::loss::contrastive_loss;
 use siamese::model::{Encoder, ModelConfig, SiameseNet};
 use siamese::optim::KerasRmsPropConfig;
-
-fn data_root() -> PathBuf {
-    std::env::var_os("SIAMESE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
-}
 
 /// The script's `fill`, in f32 as numpy computes it (the sine in f64, then rounded).
 fn fill(n: usize, scale: f64, phase: f64) -> Vec<f32> {

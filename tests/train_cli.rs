@@ -1,14 +1,12 @@
 //! `siamese train` refusing what it must refuse, as a user meets it on the command line: bad
 //! settings, bad data, a diverging run, and `--overwrite` on what is not a run.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn data_root() -> PathBuf {
-    std::env::var_os("SIAMESE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
-}
+use common::data_root;
+
+use std::path::Path;
+use std::process::{Command, Output};
 
 fn siamese(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_siamese"))

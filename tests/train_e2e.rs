@@ -2,6 +2,10 @@
 //!
 //! The data root is `$SIAMESE_DATA`, else `../shared/data` beside the repository.
 
+mod common;
+
+use common::data_root;
+
 use std::path::PathBuf;
 
 use burn::tensor::Device;
@@ -11,18 +15,6 @@ use siamese::rng::{Stream, stream_rng};
 use siamese::train::{
     MODEL_WEIGHTS, Metrics, TrainConfig, TrainOptions, load_weights, read_json, train,
 };
-
-fn data_root() -> PathBuf {
-    let root = std::env::var_os("SIAMESE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    assert!(
-        root.join("fashion-mnist").is_dir(),
-        "test data missing: {} has no fashion-mnist folder (set SIAMESE_DATA)",
-        root.display()
-    );
-    root
-}
 
 fn config(limit: usize, epochs: usize) -> TrainConfig {
     TrainConfig {

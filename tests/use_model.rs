@@ -3,6 +3,10 @@
 //!
 //! The data root is `$SIAMESE_DATA`, else `../shared/data` beside the repository.
 
+mod common;
+
+use common::data_root;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -10,12 +14,6 @@ use std::sync::OnceLock;
 use burn::tensor::Device;
 use siamese::data::{DownloadOptions, IdxDataset, Split, load_split};
 use siamese::train::{Metrics, TrainConfig, TrainOptions, read_json, train};
-
-fn data_root() -> PathBuf {
-    std::env::var_os("SIAMESE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
-}
 
 fn fashion_dir() -> PathBuf {
     data_root().join("fashion-mnist")

@@ -102,32 +102,42 @@ impl DeepCnn {
     /// is flattened in height, width, channel order either way.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         if ops::fast_path_available(&images.device()) {
-            let mut x = images.permute([0, 2, 3, 1]);
-            for block in &self.blocks {
-                let bias = block
-                    .conv
-                    .bias
-                    .as_ref()
-                    .map(|b| b.val())
-                    .unwrap_or_else(|| Tensor::zeros([DEEP_FILTERS], &block.conv.weight.device()));
-                x = ops::conv2d_nhwc_relu_pool2x2(x, block.conv.weight.val(), bias);
-                // Batch norm over the channel axis, which burn's layer expects second.
-                x = block
-                    .norm
-                    .forward(x.permute([0, 3, 1, 2]))
-                    .permute([0, 2, 3, 1]);
-            }
-            self.dense.forward(x.flatten(1, 3))
+            self.forward_fast(images)
         } else {
-            let mut x = images;
-            for block in &self.blocks {
-                x = block
-                    .norm
-                    .forward(self.pool.forward(relu(block.conv.forward(x))));
-            }
-            let x: Tensor<2> = x.permute([0, 2, 3, 1]).flatten(1, 3);
-            self.dense.forward(x)
+            self.forward_standard(images)
         }
+    }
+
+    /// [`Self::forward`] with our fused kernels (burn's `flex` backend only).
+    pub(crate) fn forward_fast(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x = images.permute([0, 2, 3, 1]);
+        for block in &self.blocks {
+            let bias = block
+                .conv
+                .bias
+                .as_ref()
+                .map(|b| b.val())
+                .unwrap_or_else(|| Tensor::zeros([DEEP_FILTERS], &block.conv.weight.device()));
+            x = ops::conv2d_nhwc_relu_pool2x2(x, block.conv.weight.val(), bias);
+            // Batch norm over the channel axis, which burn's layer expects second.
+            x = block
+                .norm
+                .forward(x.permute([0, 3, 1, 2]))
+                .permute([0, 2, 3, 1]);
+        }
+        self.dense.forward(x.flatten(1, 3))
+    }
+
+    /// [`Self::forward`] with burn's own ops only.
+    pub(crate) fn forward_standard(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x = images;
+        for block in &self.blocks {
+            x = block
+                .norm
+                .forward(self.pool.forward(relu(block.conv.forward(x))));
+        }
+        let x: Tensor<2> = x.permute([0, 2, 3, 1]).flatten(1, 3);
+        self.dense.forward(x)
     }
 
     /// `l2 * sum(w^2)` over every kernel and `l1 * sum(|b|)` over every bias (batch-norm
@@ -220,16 +230,12 @@ mod tests {
         for device in [Device::flex(), Device::flex().autodiff()] {
             let net = DeepCnn::init(1, 28, 28, 16, &device, &mut ChaCha8Rng::seed_from_u64(2));
             let x = Tensor::<4>::random([5, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
-            let fast: Vec<f32> = net.forward(x.clone()).into_data().try_into_vec().unwrap();
-            // The standard path, forced: run it on the same values.
-            let mut y = x;
-            for block in &net.blocks {
-                y = block
-                    .norm
-                    .forward(net.pool.forward(relu(block.conv.forward(y))));
-            }
-            let y: Tensor<2> = y.permute([0, 2, 3, 1]).flatten(1, 3);
-            let standard: Vec<f32> = net.dense.forward(y).into_data().try_into_vec().unwrap();
+            let fast: Vec<f32> = net
+                .forward_fast(x.clone())
+                .into_data()
+                .try_into_vec()
+                .unwrap();
+            let standard: Vec<f32> = net.forward_standard(x).into_data().try_into_vec().unwrap();
             assert_eq!(fast.len(), 5 * 16);
             for (a, b) in fast.iter().zip(&standard) {
                 assert!((a - b).abs() < 1e-4, "{a} vs {b}");
