@@ -81,6 +81,11 @@ pub struct TrainArgs {
     /// $SIAMESE_DATA/<dataset>, else the user cache folder, downloading missing files.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Share of the training data held out for validation, from the end, unshuffled
+    /// [default: 0.25, the chapter's]. 0 trains on all of it (no validation figures, and no
+    /// threshold calibration for the runs that need it).
+    #[arg(long)]
+    pub validation_split: Option<f64>,
     /// Use at most N images per class of the training split (quick runs; protocol unchanged).
     #[arg(long)]
     pub limit: Option<usize>,
@@ -90,7 +95,7 @@ pub struct TrainArgs {
     /// Continue the run in this folder from its last checkpoint, with its saved settings.
     #[arg(long, value_name = "RUN", conflicts_with_all = [
         "arch", "mining", "encoder", "normalize", "kernel_l2", "bias_l1", "classes_per_batch", "images_per_class",
-        "epochs", "batch_size", "lr", "margin", "threshold", "seed", "classes", "dataset", "limit", "out"
+        "epochs", "batch_size", "lr", "margin", "threshold", "seed", "validation_split", "classes", "dataset", "limit", "out"
     ])]
     pub resume: Option<PathBuf>,
     /// Replace the run already in --out instead of refusing.
@@ -181,6 +186,9 @@ impl TrainArgs {
         }
         c.data_dir = self.data_dir.clone();
         c.limit = self.limit;
+        if let Some(v) = self.validation_split {
+            c.validation_split = v;
+        }
         Ok(c)
     }
 }

@@ -202,7 +202,7 @@ impl TrainConfig {
         }
         if !(0.0..1.0).contains(&self.validation_split) {
             return Err(format!(
-                "validation split must be in [0, 1), got {}",
+                "--validation-split must be in [0, 1), got {}",
                 self.validation_split
             ));
         }
