@@ -354,3 +354,94 @@ fn omniglot_trains_and_is_tested_one_shot_within_alphabets() {
         "largest has 47",
     );
 }
+
+#[test]
+fn a_pseudo_siamese_model_matches_recordings_with_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = siamese(
+        dir.path(),
+        &[
+            "train", "--arch", "pseudo", "--limit", "20", "--epochs", "1", "--out", "ps",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = siamese(
+        dir.path(),
+        &[
+            "evaluate",
+            "--model",
+            "ps",
+            "--pairs",
+            "test,unseen",
+            "--one-shot",
+            "10",
+            "--one-shot-classes",
+            "unseen",
+            "--episodes",
+            "40",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sets = v["pair_sets"].as_array().unwrap();
+    // Seen speakers: 4 x 10 digits x 5 takes; unseen: 2 x 10 x 50; 10 partners each.
+    assert_eq!(sets[0]["pairs"], 2000);
+    assert_eq!(sets[1]["pairs"], 10_000);
+    assert_eq!(v["one_shot"][0]["result"]["ways"], 10);
+    // A recording against an image.
+    let wav = data_root().join("fsdd/recordings/3_theo_7.wav");
+    let o = siamese(
+        dir.path(),
+        &[
+            "compare",
+            "--model",
+            "ps",
+            wav.to_str().unwrap(),
+            "mnist:test#0",
+            "--json",
+        ],
+    );
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["distance"].as_f64().unwrap() >= 0.0);
+    // Two images, or embedding, do not fit this model.
+    expect_error(
+        dir.path(),
+        &["compare", "--model", "ps", "mnist:test#0", "mnist:test#1"],
+        "a recording (first",
+    );
+    expect_error(
+        dir.path(),
+        &["embed", "--model", "ps", "mnist:test#0"],
+        "two encoders",
+    );
+    expect_error(
+        dir.path(),
+        &["evaluate", "--model", "ps", "--pairs", "folder:."],
+        "image-only pair sets",
+    );
+    // The dataset and the architecture go together.
+    expect_error(
+        dir.path(),
+        &[
+            "train",
+            "--arch",
+            "pseudo",
+            "--dataset",
+            "mnist",
+            "--out",
+            "x",
+        ],
+        "--arch pseudo goes with --dataset fsdd-mnist",
+    );
+    expect_error(
+        dir.path(),
+        &["train", "--audio-encoder", "lstm", "--out", "x"],
+        "--audio-encoder applies to --arch pseudo",
+    );
+}

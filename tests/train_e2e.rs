@@ -259,3 +259,52 @@ fn other_encoders_learn_under_each_head() {
         );
     }
 }
+
+#[test]
+fn pseudo_siamese_network_learns_on_either_audio_encoder() {
+    use siamese::infer::{DataOptions, EvalOptions, PairSource, TrainedModel, evaluate_pairs};
+    use siamese::model::EncoderKind;
+    let dir = tempfile::tempdir().unwrap();
+    for audio in [EncoderKind::ChapterCnn, EncoderKind::Lstm] {
+        let cfg = TrainConfig {
+            data_dir: Some(data_root().join("fsdd")),
+            limit: Some(160),
+            epochs: 3,
+            ..TrainConfig::pseudo(audio)
+        };
+        let name = format!("pseudo with {} audio", audio.name());
+        let outcome = train(&cfg, &options(dir.path().join(audio.name()))).unwrap();
+        let m = &outcome.metrics;
+        let (first, last) = (m.epochs[0].loss, m.epochs[2].loss);
+        assert!(last < first, "{name}: loss did not fall: {first} -> {last}");
+        // 160 recordings a digit (all 4 training speakers' takes 10-49), 5 + 5 MNIST partners
+        // each.
+        assert_eq!(m.train_pairs, 16_000, "{name}");
+        let model = TrainedModel::open(outcome.run.root(), &Device::flex()).unwrap();
+        assert!(model.net.is_pseudo());
+        let opts = EvalOptions {
+            data: DataOptions {
+                data_dir: None,
+                download: DownloadOptions {
+                    allow_download: false,
+                    ..DownloadOptions::default()
+                },
+                seed: 0,
+                invert: false,
+            },
+            batch: 512,
+            figures: None,
+        };
+        // Voices never heard in training against handwriting never seen.
+        let report = evaluate_pairs(&model, &PairSource::Unseen, &opts).unwrap();
+        assert_eq!(
+            report.pairs, 10_000,
+            "{name}: 1,000 recordings x 10 partners"
+        );
+        let auc = report.roc_auc.value().unwrap();
+        assert!(
+            auc > 0.75,
+            "{name}: ROC AUC {auc} on unseen speakers is not clearly above 0.5"
+        );
+    }
+}

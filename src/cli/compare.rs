@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 use siamese::infer::gather_inputs;
@@ -42,7 +43,20 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let prep = model.image_prep(args.model.invert);
     let data = args.data.options(args.model.invert, 0);
     let mut images = Vec::with_capacity(2);
+    let mut left_pixels = None;
+    if model.net.is_pseudo() {
+        left_pixels = Some(recording_pixels(&args.a).with_context(|| {
+            format!(
+                "{}: a pseudo-Siamese model compares a recording (first, a mono 8 kHz WAV \
+                 file) with an image (second)",
+                args.a
+            )
+        })?);
+    }
     for input in [&args.a, &args.b] {
+        if left_pixels.is_some() && std::ptr::eq(input, &args.a) {
+            continue;
+        }
         let set = gather_inputs(std::slice::from_ref(input), &prep, &data)?;
         match set.len() {
             1 => {}
@@ -59,7 +73,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         }
         images.push(set);
     }
-    let distance = model.compare_pixels(&images[0].pixels, &images[1].pixels)?;
+    let distance = match &left_pixels {
+        Some(recording) => model.compare_pixels(recording, &images[0].pixels)?,
+        None => model.compare_pixels(&images[0].pixels, &images[1].pixels)?,
+    };
     let verdict = Verdict {
         a: args.a.clone(),
         b: args.b.clone(),
@@ -84,4 +101,19 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A recording as the pseudo-Siamese network's left input: its log-mel image.
+fn recording_pixels(path: &str) -> anyhow::Result<Vec<u8>> {
+    use siamese::data::audio::{MelSpec, read_wav};
+    let spec = MelSpec::spoken_digits();
+    let (samples, rate) = read_wav(std::path::Path::new(path))?;
+    if rate != spec.sample_rate {
+        anyhow::bail!(
+            "{path}: sample rate {rate} Hz; the model was trained on {} Hz recordings",
+            spec.sample_rate
+        );
+    }
+    let front = spec.front_end().map_err(anyhow::Error::msg)?;
+    Ok(front.log_mel_image(&samples, siamese::data::fsdd::FRAMES))
 }

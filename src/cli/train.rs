@@ -18,13 +18,15 @@ use super::logging;
 pub struct TrainArgs {
     /// Architecture: siamese (pairs, contrastive loss: the chapter), triplet (anchor,
     /// positive, negative through one shared encoder, triplet loss; L2-normalised embeddings,
-    /// margin 0.2 unless --margin) or two-channel (both images of a pair as two channels of
-    /// one CNN, a same/different output, binary cross-entropy; no embeddings) [default:
-    /// siamese].
+    /// margin 0.2 unless --margin), two-channel (both images of a pair as two channels of
+    /// one CNN, a same/different output, binary cross-entropy; no embeddings) or pseudo (a
+    /// spoken digit and a handwritten one through two unshared encoders, contrastive loss;
+    /// dataset fsdd-mnist) [default: siamese].
     #[arg(long)]
     pub arch: Option<String>,
     /// Triplet network: offline (triplets drawn from class lists, --batch-size triplets a
-    /// step), or online mining from P x K batches: batch-all, batch-hard, semi-hard
+    /// step), or online mining from P x K batches: batch-all, batch-hard, semi-hard; or nca
+    /// (no triplets: a softmax over every distance of the P x K batch, see --temperature)
     /// [default: offline].
     #[arg(long)]
     pub mining: Option<String>,
@@ -33,6 +35,10 @@ pub struct TrainArgs {
     /// ReLU, dense) [default: chapter-cnn].
     #[arg(long)]
     pub encoder: Option<String>,
+    /// Pseudo-Siamese network: the encoder of the recordings' branch (any of --encoder's),
+    /// while --encoder sets the images' branch [default: chapter-cnn].
+    #[arg(long)]
+    pub audio_encoder: Option<String>,
     /// Scale embeddings to unit length (true or false) [default: false; true for triplet].
     #[arg(long)]
     pub normalize: Option<bool>,
@@ -61,6 +67,13 @@ pub struct TrainArgs {
     /// The loss's margin [default: 1 (contrastive); 0.2 (triplet)].
     #[arg(long, allow_negative_numbers = true)]
     pub margin: Option<f32>,
+    /// NCA (--mining nca): temperature of the softmax over -d^2 [default: 0.1].
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Add every training class three more times, rotated by 90, 180 and 270 degrees, as new
+    /// classes (how Omniglot is usually trained; square images only).
+    #[arg(long)]
+    pub rotate_classes: bool,
     /// Distance below which a pair is called "same" [default: 0.5]. Used by the chapter's
     /// encoder and the 2-channel network; triplet runs and other encoders calibrate it on the
     /// validation pairs at the end of training.
@@ -73,7 +86,8 @@ pub struct TrainArgs {
     /// order, from 0) [default: 0,1,2,4,5,9; a folder: all].
     #[arg(long, value_delimiter = ',')]
     pub classes: Option<Vec<siamese::data::ClassId>>,
-    /// Dataset: fashion-mnist, mnist, or folder:PATH (one sub-folder of images per class,
+    /// Dataset: fashion-mnist, mnist, omniglot, fsdd-mnist (spoken digits against MNIST
+    /// digits; --data-dir then names the FSDD folder), or folder:PATH (one sub-folder of images per class,
     /// brought to 28x28 grey; all its classes unless --classes) [default: fashion-mnist].
     #[arg(long)]
     pub dataset: Option<String>,
@@ -86,6 +100,10 @@ pub struct TrainArgs {
     /// threshold calibration for the runs that need it).
     #[arg(long)]
     pub validation_split: Option<f64>,
+    /// Side of the square input images, in pixels: Omniglot and image folders are resized to
+    /// it (the IDX datasets are 28x28 and refuse another size) [default: 28].
+    #[arg(long)]
+    pub image_size: Option<usize>,
     /// Use at most N images per class of the training split (quick runs; protocol unchanged).
     #[arg(long)]
     pub limit: Option<usize>,
@@ -94,8 +112,8 @@ pub struct TrainArgs {
     pub out: Option<PathBuf>,
     /// Continue the run in this folder from its last checkpoint, with its saved settings.
     #[arg(long, value_name = "RUN", conflicts_with_all = [
-        "arch", "mining", "encoder", "normalize", "kernel_l2", "bias_l1", "classes_per_batch", "images_per_class",
-        "epochs", "batch_size", "lr", "margin", "threshold", "seed", "validation_split", "classes", "dataset", "limit", "out"
+        "arch", "mining", "encoder", "audio_encoder", "normalize", "kernel_l2", "bias_l1", "classes_per_batch", "images_per_class",
+        "epochs", "batch_size", "lr", "margin", "temperature", "rotate_classes", "threshold", "seed", "validation_split", "classes", "dataset", "limit", "image_size", "out"
     ])]
     pub resume: Option<PathBuf>,
     /// Replace the run already in --out instead of refusing.
@@ -135,7 +153,18 @@ impl TrainArgs {
             Arch::Siamese => TrainConfig::default(),
             Arch::Triplet => TrainConfig::triplet(mining),
             Arch::TwoChannel => TrainConfig::two_channel(),
+            Arch::Pseudo => {
+                let audio = match &self.audio_encoder {
+                    Some(v) => EncoderKind::parse(v)
+                        .map_err(|e| anyhow::anyhow!("--audio-encoder: {e}"))?,
+                    None => TrainConfig::PSEUDO_AUDIO_ENCODER,
+                };
+                TrainConfig::pseudo(audio)
+            }
         };
+        if arch != Arch::Pseudo && self.audio_encoder.is_some() {
+            bail!("--audio-encoder applies to --arch pseudo (its recordings' branch)");
+        }
         if let Some(v) = self.classes_per_batch {
             c.classes_per_batch = v;
         }
@@ -170,6 +199,13 @@ impl TrainArgs {
         if let Some(v) = self.threshold {
             c.threshold = v;
         }
+        if let Some(v) = self.temperature {
+            if c.mining != Some(Mining::Nca) {
+                bail!("--temperature applies to --mining nca");
+            }
+            c.temperature = v;
+        }
+        c.rotate_classes = self.rotate_classes;
         if let Some(v) = self.seed {
             c.seed = v;
         }
@@ -180,9 +216,15 @@ impl TrainArgs {
             c.dataset = v.clone();
             // The chapter's class list is Fashion-MNIST's; a folder trains on all its classes
             // unless told otherwise.
-            if (v.starts_with("folder:") || v == "omniglot") && self.classes.is_none() {
+            if (v.starts_with("folder:") || v == "omniglot" || v == "fsdd-mnist")
+                && self.classes.is_none()
+            {
                 c.classes.clear();
             }
+        }
+        if let Some(side) = self.image_size {
+            c.model.input.height = side;
+            c.model.input.width = side;
         }
         c.data_dir = self.data_dir.clone();
         c.limit = self.limit;
@@ -208,6 +250,7 @@ fn default_out(config: &TrainConfig) -> PathBuf {
         Arch::Siamese => String::new(),
         Arch::Triplet => format!("-triplet-{}", config.mining.map_or("offline", |m| m.name())),
         Arch::TwoChannel => "-two-channel".into(),
+        Arch::Pseudo => "-pseudo".into(),
     };
     let name: String = format!("{dataset}{arch}-seed{}", config.seed)
         .chars()

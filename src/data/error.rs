@@ -231,6 +231,26 @@ pub enum DataError {
         /// What was found and what was expected.
         reason: String,
     },
+
+    /// An audio file could not be read as the expected WAV.
+    #[error("{} is not a usable recording: {reason}", path.display())]
+    Audio {
+        /// The file.
+        path: PathBuf,
+        /// What was found and what was expected.
+        reason: String,
+    },
+
+    /// A line of a dataset's index table is malformed.
+    #[error("{}{}: {reason}", path.display(), if *line == 0 { String::new() } else { format!(", line {line}") })]
+    Table {
+        /// The file.
+        path: PathBuf,
+        /// One-based line number (0 for the file as a whole).
+        line: usize,
+        /// What was found and what was expected.
+        reason: String,
+    },
 }
 
 impl DataError {

@@ -6,18 +6,23 @@
 //! - [`image`], [`folder`], [`pairs_csv`]: image files, labelled image folders and pairs files.
 //! - [`error`]: [`DataError`], the typed error of this module.
 
+pub mod audio;
+pub mod augment;
 pub mod download;
 pub mod error;
 pub mod folder;
+pub mod fsdd;
 pub mod idx;
 pub mod image;
 pub mod mnist;
 pub mod omniglot;
 pub mod pairs_csv;
 
+pub use augment::with_rotated_classes;
 pub use download::{DownloadOptions, ensure_files_with, md5_file};
 pub use error::DataError;
 pub use folder::{FolderSet, load_folder};
+pub use fsdd::{AudioImageSet, Digits, FSDD, Takes, cross_pairs, load_fsdd, load_spoken_mnist};
 pub use idx::{IDX_TYPE_U8, IdxArray, parse_idx, read_idx};
 pub use image::{ImagePrep, image_files, load_image};
 pub use mnist::{
@@ -37,7 +42,12 @@ pub enum DatasetSpec {
     Folder(std::path::PathBuf),
     /// Omniglot: trains on the background set; one-shot tests use the evaluation set.
     Omniglot,
+    /// Spoken digits (FSDD) against handwritten ones (MNIST), for the pseudo-Siamese network.
+    SpokenMnist,
 }
+
+/// `--dataset` of the spoken-digit / MNIST pairs.
+pub const SPOKEN_MNIST: &str = "fsdd-mnist";
 
 impl DatasetSpec {
     /// Parse `--dataset`.
@@ -51,12 +61,18 @@ impl DatasetSpec {
         if text == omniglot::OMNIGLOT {
             return Ok(DatasetSpec::Omniglot);
         }
+        if text == SPOKEN_MNIST {
+            return Ok(DatasetSpec::SpokenMnist);
+        }
         IdxDataset::ALL
             .into_iter()
             .find(|d| d.name() == text)
             .map(DatasetSpec::Idx)
             .ok_or_else(|| {
-                format!("unknown dataset {text:?}; expected fashion-mnist, mnist, omniglot or folder:PATH")
+                format!(
+                    "unknown dataset {text:?}; expected fashion-mnist, mnist, omniglot, \
+                     {SPOKEN_MNIST} or folder:PATH"
+                )
             })
     }
 }

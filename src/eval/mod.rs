@@ -10,5 +10,6 @@ pub use metrics::{
     equal_error_rate, pair_accuracy, roc_auc, roc_curve,
 };
 pub use oneshot::{
-    Episode, OneShotResult, draw_episodes, draw_episodes_grouped, score_episodes, wilson_interval,
+    Episode, OneShotResult, draw_cross_episodes, draw_episodes, draw_episodes_grouped,
+    score_episodes, wilson_interval,
 };

@@ -130,6 +130,46 @@ pub fn draw_episodes_grouped<R: Rng>(
     Ok(out)
 }
 
+/// Cross-modal episodes: the query from `queries` (per class: e.g. recordings), the `ways`
+/// candidates from `candidates` (per class: e.g. images), one per drawn class, exactly one of
+/// the query's class. Classes take part when they have a query and a candidate.
+pub fn draw_cross_episodes<R: Rng>(
+    queries: &[Vec<usize>],
+    candidates: &[Vec<usize>],
+    ways: usize,
+    episodes: usize,
+    rng: &mut R,
+) -> Result<Vec<Episode>, String> {
+    if ways < 2 {
+        return Err(format!("--one-shot must be at least 2 (ways), got {ways}"));
+    }
+    let usable: Vec<usize> = (0..queries.len().min(candidates.len()))
+        .filter(|&c| !queries[c].is_empty() && !candidates[c].is_empty())
+        .collect();
+    if usable.len() < ways {
+        return Err(format!(
+            "{ways}-way episodes need {ways} classes with a query and a candidate, but only {} \
+             have both; choose a smaller N",
+            usable.len()
+        ));
+    }
+    let mut out = Vec::with_capacity(episodes);
+    for _ in 0..episodes {
+        let mut classes = usable.clone();
+        let (chosen, _) = classes.partial_shuffle(rng, ways);
+        let target = rng.random_range(0..ways);
+        let pick = |list: &Vec<usize>, rng: &mut R| list[rng.random_range(0..list.len())];
+        let query = pick(&queries[chosen[target]], rng);
+        let candidates = chosen.iter().map(|&c| pick(&candidates[c], rng)).collect();
+        out.push(Episode {
+            query,
+            candidates,
+            target,
+        });
+    }
+    Ok(out)
+}
+
 /// Score `episodes` with `distance(a, b)` between two images: the prediction is the nearest
 /// candidate, a tie between nearest candidates broken uniformly at random.
 pub fn score_episodes<R: Rng>(
@@ -317,5 +357,33 @@ mod tests {
         assert_eq!(lo, 0.0);
         assert!((hi - 0.2775).abs() < 1e-3, "{hi}");
         assert_eq!(wilson_interval(0, 0), (0.0, 1.0));
+    }
+
+    #[test]
+    fn cross_episodes_take_the_query_from_one_side_and_candidates_from_the_other() {
+        // Queries of class c: 100c..100c+2; candidates: 1000 + 10c .. +3; class 3 has no
+        // candidate, so it never takes part.
+        let queries: Vec<Vec<usize>> = (0..4).map(|c| (100 * c..100 * c + 3).collect()).collect();
+        let mut candidates: Vec<Vec<usize>> = (0..4)
+            .map(|c| (1000 + 10 * c..1000 + 10 * c + 4).collect())
+            .collect();
+        candidates[3].clear();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let episodes = draw_cross_episodes(&queries, &candidates, 3, 200, &mut rng).unwrap();
+        for e in &episodes {
+            let class = e.query / 100;
+            assert!(class < 3 && e.query % 100 < 3);
+            let classes: Vec<usize> = e.candidates.iter().map(|&c| (c - 1000) / 10).collect();
+            assert_eq!(classes[e.target], class);
+            let mut sorted = classes.clone();
+            sorted.sort();
+            assert_eq!(sorted, vec![0, 1, 2], "one candidate per class");
+        }
+        // Every target position occurs.
+        for slot in 0..3 {
+            assert!(episodes.iter().any(|e| e.target == slot));
+        }
+        let err = draw_cross_episodes(&queries, &candidates, 4, 1, &mut rng).unwrap_err();
+        assert!(err.contains("only 3"), "{err}");
     }
 }

@@ -250,6 +250,16 @@ impl TrainedModel {
     /// Whether the model has embeddings of single images; the error says why not (a 2-channel
     /// network judges pairs only).
     pub fn check_embeds(&self) -> Result<(), InferError> {
+        if self.net.is_pseudo() {
+            // Known gap: embeddings of one branch (recordings or images) would need `embed` to
+            // take audio files and to say which branch; not built yet.
+            return Err(InferError::Invalid(format!(
+                "{}: a pseudo-Siamese network has two encoders for two kinds of input; this \
+                 version does not embed through one branch alone. Use evaluate, or compare \
+                 with a recording (.wav) and an image",
+                self.run.root().display()
+            )));
+        }
         if self.net.is_two_channel() {
             return Err(InferError::Invalid(format!(
                 "{}: a 2-channel network judges pairs of images stacked as one input, so a \

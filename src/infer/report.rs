@@ -10,8 +10,8 @@ use super::model::{InferError, TrainedModel};
 use super::sets::{DataOptions, PairSource, build_pair_set, class_pool, eval_rng};
 use crate::eval::plot::{distance_histograms, roc_plot};
 use crate::eval::{
-    Confusion, Criterion, Metric, OneShotResult, best_threshold, draw_episodes,
-    draw_episodes_grouped, equal_error_rate, roc_auc, roc_curve, score_episodes,
+    Confusion, Criterion, Metric, OneShotResult, best_threshold, draw_cross_episodes,
+    draw_episodes, draw_episodes_grouped, equal_error_rate, roc_auc, roc_curve, score_episodes,
 };
 use crate::sampling::PairSet;
 use crate::train::run_data;
@@ -225,16 +225,21 @@ pub fn one_shot(
     let started = Instant::now();
     let pool_data = class_pool(model, pool, &opts.data)?;
     let mut rng = eval_rng(opts.data.seed, 10);
-    let drawn = match &pool_data.groups {
-        Some(groups) => {
+    let drawn = match (&pool_data.groups, &pool_data.candidates) {
+        (_, Some(candidates)) => {
+            draw_cross_episodes(&pool_data.per_class, candidates, ways, episodes, &mut rng)
+        }
+        (Some(groups), None) => {
             draw_episodes_grouped(&pool_data.per_class, groups, ways, episodes, &mut rng)
         }
-        None => draw_episodes(&pool_data.per_class, ways, episodes, &mut rng),
+        (None, None) => draw_episodes(&pool_data.per_class, ways, episodes, &mut rng),
     }
     .map_err(|e| InferError::Invalid(format!("one-shot on {}: {e}", pool_data.description)))?;
     let images = &pool_data.images;
-    let result = if model.net.is_two_channel() {
-        // A 2-channel network scores each (query, candidate) pair as one input.
+    let result = if model.net.is_two_channel() || model.net.is_pseudo() {
+        // A 2-channel network scores each (query, candidate) pair as one input; a
+        // pseudo-Siamese network needs the query through its left branch and the candidates
+        // through its right one, which pair scoring does.
         let mut pairs = PairSet::default();
         for e in &drawn {
             for &c in &e.candidates {

@@ -6,9 +6,10 @@ use rand_chacha::ChaCha8Rng;
 
 use super::model::{InferError, TrainedModel};
 use crate::data::{
-    ClassId, DatasetSpec, DownloadOptions, IdxDataset, ImageSet, OMNIGLOT, OmniglotData,
-    OmniglotSet, Split, ensure_files, load_folder, load_image, load_omniglot, load_split,
-    read_pairs_csv, resolve_data_dir, resolve_named_dir,
+    AudioImageSet, ClassId, DatasetSpec, Digits, DownloadOptions, FSDD, IdxDataset, ImageSet,
+    OMNIGLOT, OmniglotData, OmniglotSet, Split, Takes, cross_pairs, ensure_files, load_folder,
+    load_image, load_omniglot, load_split, load_spoken_mnist, read_pairs_csv, resolve_data_dir,
+    resolve_named_dir,
 };
 use crate::rng::{Stream, stream_rng};
 use crate::sampling::{PairSet, create_pairs};
@@ -196,6 +197,12 @@ pub fn build_pair_set(
     opts: &DataOptions,
 ) -> Result<PairSetData, InferError> {
     let name = source.name();
+    if is_spoken(model) && matches!(source, PairSource::Csv(_) | PairSource::Folder(_)) {
+        return Err(InferError::Invalid(format!(
+            "{name}: a pseudo-Siamese model pairs recordings with images; image-only pair sets \
+             do not fit it. Use seed-test, test or unseen"
+        )));
+    }
     match source {
         PairSource::SeedTest => {
             let mut config = model.meta.train.clone();
@@ -209,6 +216,40 @@ pub fn build_pair_set(
                 ),
                 images: data.images,
                 pairs: data.test,
+            })
+        }
+        PairSource::Test | PairSource::Unseen if is_spoken(model) => {
+            let set = spoken_mnist(model, opts)?;
+            let (takes, tag, what) = if *source == PairSource::Test {
+                (
+                    Takes::SeenTest,
+                    1,
+                    "takes 0-4 (FSDD's test split) of the training speakers",
+                )
+            } else {
+                (Takes::Unseen, 2, "every take of the held-out speakers")
+            };
+            let classes = effective_classes(&model.meta.train.classes, 10);
+            let queries = set.recordings_by_class(takes, &classes, None);
+            let partners = set.digits_by_class(Digits::Test, &classes);
+            let pairs = cross_pairs(
+                &queries,
+                &partners,
+                crate::train::PAIRS_PER_RECORDING,
+                &mut eval_rng(opts.seed, tag),
+            );
+            Ok(PairSetData {
+                name,
+                description: format!(
+                    "recordings ({what}; speakers held out: {}) against MNIST test images, {} \
+                     of each recording's digit and as many of other digits, digits \
+                     {classes:?}, evaluation seed {}",
+                    set.unseen_speakers.join(", "),
+                    crate::train::PAIRS_PER_RECORDING,
+                    opts.seed
+                ),
+                images: set.images,
+                pairs,
             })
         }
         PairSource::Test | PairSource::Unseen if is_omniglot(model) => {
@@ -318,6 +359,27 @@ pub fn build_pair_set(
     }
 }
 
+fn is_spoken(model: &TrainedModel) -> bool {
+    matches!(
+        DatasetSpec::parse(&model.meta.train.dataset),
+        Ok(DatasetSpec::SpokenMnist)
+    )
+}
+
+/// The recordings and MNIST digits of a pseudo-Siamese run: FSDD from `--data-dir`, else the
+/// run's, else the usual place, else the folder training read.
+fn spoken_mnist(model: &TrainedModel, opts: &DataOptions) -> Result<AudioImageSet, InferError> {
+    let explicit = opts.data_dir.clone().or(model.meta.train.data_dir.clone());
+    let mut dir = resolve_named_dir(FSDD, explicit.as_deref());
+    if explicit.is_none()
+        && !dir.join("metadata.tsv").is_file()
+        && let Some(used) = &model.meta.data_dir_used
+    {
+        dir = used.clone();
+    }
+    Ok(load_spoken_mnist(Some(&dir), &opts.download)?.0)
+}
+
 fn is_omniglot(model: &TrainedModel) -> bool {
     matches!(
         DatasetSpec::parse(&model.meta.train.dataset),
@@ -356,6 +418,9 @@ pub struct ClassPool {
     pub per_class: Vec<Vec<usize>>,
     /// The class names, in `per_class` order.
     pub class_names: Vec<String>,
+    /// Cross-modal pools (the pseudo-Siamese network): per class, the candidates' indices,
+    /// while `per_class` holds the queries'.
+    pub candidates: Option<Vec<Vec<usize>>>,
     /// When episodes stay within groups (Omniglot's alphabets): per group, the positions of
     /// its classes in `per_class`.
     pub groups: Option<Vec<Vec<usize>>>,
@@ -369,7 +434,9 @@ pub fn class_pool(
     spec: &str,
     opts: &DataOptions,
 ) -> Result<ClassPool, InferError> {
-    if let Some(dir) = spec.strip_prefix("folder:") {
+    if let Some(dir) = spec.strip_prefix("folder:")
+        && !is_spoken(model)
+    {
         let set = load_folder(dir.as_ref(), &model.image_prep(opts.invert), 1)?;
         let classes: Vec<ClassId> = (0..set.class_names.len() as ClassId).collect();
         let per_class = to_usize(indices_by_class(&set.images.labels, &classes));
@@ -379,6 +446,49 @@ pub fn class_pool(
             per_class,
             class_names: set.class_names,
             groups: None,
+            candidates: None,
+        });
+    }
+    if is_spoken(model) {
+        let takes: &[Takes] = match spec {
+            "unseen" => &[Takes::Unseen],
+            "seen" => &[Takes::SeenTest],
+            "all" => &[Takes::SeenTest, Takes::Unseen],
+            other => {
+                return Err(InferError::Invalid(format!(
+                    "class pool {other:?} does not apply to spoken digits; expected unseen \
+                     (recordings of the held-out speakers), seen (takes 0-4 of the training \
+                     speakers) or all (both), each against MNIST test images"
+                )));
+            }
+        };
+        let set = spoken_mnist(model, opts)?;
+        let classes = effective_classes(&model.meta.train.classes, 10);
+        let mut queries = vec![Vec::new(); classes.len()];
+        for &t in takes {
+            for (q, more) in queries
+                .iter_mut()
+                .zip(set.recordings_by_class(t, &classes, None))
+            {
+                q.extend(more);
+            }
+        }
+        let candidates = to_usize(set.digits_by_class(Digits::Test, &classes));
+        return Ok(ClassPool {
+            description: format!(
+                "recordings of {} (held out: {}) as queries, MNIST test images as candidates",
+                match spec {
+                    "unseen" => "the held-out speakers",
+                    "seen" => "the training speakers' takes 0-4",
+                    _ => "every speaker's test takes",
+                },
+                set.unseen_speakers.join(", ")
+            ),
+            images: set.images,
+            per_class: to_usize(queries),
+            class_names: classes.iter().map(|c| c.to_string()).collect(),
+            groups: None,
+            candidates: Some(candidates),
         });
     }
     if is_omniglot(model) {
@@ -417,6 +527,7 @@ pub fn class_pool(
             per_class,
             class_names: set.class_names,
             groups,
+            candidates: None,
         });
     }
     let what = format!("one-shot on {spec:?} classes");
@@ -448,6 +559,7 @@ pub fn class_pool(
         per_class,
         class_names,
         groups: None,
+        candidates: None,
     })
 }
 

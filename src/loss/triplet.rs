@@ -30,6 +30,12 @@ pub enum Mining {
     /// Kalenichenko and Philbin, 2015); when no negative is farther than `p`, the farthest
     /// negative. The loss is the mean over positive pairs that have a negative.
     SemiHard,
+    /// No triplets: neighbourhood component analysis on the batch (Goldberger, Roweis, Hinton
+    /// and Salakhutdinov, 2005). Each image's neighbours are weighted by a softmax of
+    /// `-d^2 / temperature` over every other image of the batch; the loss is the mean over
+    /// images with a positive of `-log` (the weight on their own class). Every distance of the
+    /// batch gets a gradient; no margin. See [`nca_loss`].
+    Nca,
 }
 
 impl Mining {
@@ -39,8 +45,9 @@ impl Mining {
             "batch-all" => Ok(Mining::BatchAll),
             "batch-hard" => Ok(Mining::BatchHard),
             "semi-hard" => Ok(Mining::SemiHard),
+            "nca" => Ok(Mining::Nca),
             _ => Err(format!(
-                "unknown mining {text:?}; expected batch-all, batch-hard or semi-hard"
+                "unknown mining {text:?}; expected batch-all, batch-hard, semi-hard or nca"
             )),
         }
     }
@@ -51,6 +58,7 @@ impl Mining {
             Mining::BatchAll => "batch-all",
             Mining::BatchHard => "batch-hard",
             Mining::SemiHard => "semi-hard",
+            Mining::Nca => "nca",
         }
     }
 }
@@ -87,7 +95,8 @@ impl Mined {
 }
 
 /// Choose triplets from a batch: `distances` is the row-major `B x B` distance matrix of the
-/// batch's embeddings, `labels` their classes.
+/// batch's embeddings, `labels` their classes. [`Mining::Nca`] chooses no triplet (its loss,
+/// [`nca_loss`], uses every pair); only the count of valid triplets is filled in.
 pub fn mine(distances: &[f32], labels: &[u32], margin: f32, mining: Mining) -> Mined {
     let b = labels.len();
     assert_eq!(distances.len(), b * b, "distance matrix is not {b} x {b}");
@@ -150,6 +159,7 @@ pub fn mine(distances: &[f32], labels: &[u32], margin: f32, mining: Mining) -> M
                     }
                 }
             }
+            Mining::Nca => {}
         }
     }
     if mining == Mining::BatchAll {
@@ -199,6 +209,58 @@ pub fn mined_triplet_loss(
             .div_scalar(mined.count as f32)
     };
     (loss, mined)
+}
+
+/// The NCA loss of a batch ([`Mining::Nca`]) and the number of images it averages over
+/// (those with another image of their class in the batch).
+///
+/// With `s_ij = -|e_i - e_j|^2 / temperature` over `j != i`, the loss of image `i` is
+/// `logsumexp_{j != i} s_ij - logsumexp_{j != i, y_j = y_i} s_ij`, i.e. `-log` of the softmax
+/// weight on its own class; each log-sum-exp is taken after subtracting the row's (detached)
+/// maximum, so it neither overflows nor underflows. Squared distances, unlike the triplet
+/// loss's plain ones. A batch in which no image has a positive gives exactly 0 with zero
+/// gradients; a batch of one class gives 0 too (all the weight is on the own class).
+pub fn nca_loss(embeddings: Tensor<2>, labels: &[u32], temperature: f32) -> (Tensor<1>, usize) {
+    let b = labels.len();
+    let device = embeddings.device();
+    let norms = embeddings.clone().square().sum_dim(1); // [B, 1]
+    let gram = embeddings.clone().matmul(embeddings.transpose());
+    let squared = (norms.clone().expand([b, b]) + norms.transpose().expand([b, b]) - gram * 2.0)
+        .clamp_min(0.0);
+    let logits = squared.mul_scalar(-1.0 / temperature);
+    // Additive masks: 0 where a neighbour counts, a large negative number where it does not.
+    // Logits are at least -4 / temperature for unit embeddings; the mask sends exp() to 0.
+    const OFF: f32 = -1e30;
+    let mut others = vec![0.0f32; b * b];
+    let mut positives = vec![OFF; b * b];
+    let mut anchor = vec![0.0f32; b];
+    for i in 0..b {
+        others[i * b + i] = OFF;
+        for j in 0..b {
+            if j != i && labels[j] == labels[i] {
+                positives[i * b + j] = 0.0;
+                anchor[i] = 1.0;
+            }
+        }
+    }
+    let count = anchor.iter().filter(|&&a| a > 0.0).count();
+    let mask = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [b, b]), &device);
+    let lse = |x: Tensor<2>| -> Tensor<2> {
+        let m = x.clone().max_dim(1).detach();
+        (x - m.clone().expand([b, b])).exp().sum_dim(1).log() + m
+    };
+    // Rows without a positive have a log-sum-exp of OFF-scale numbers there: finite, and
+    // multiplied by 0 below.
+    let all = lse(logits.clone() + mask(others));
+    let pos = lse(logits + mask(positives));
+    let weights = Tensor::<2>::from_data(TensorData::new(anchor, [b, 1]), &device);
+    let sum = ((all - pos) * weights).sum();
+    let loss = if count == 0 {
+        sum
+    } else {
+        sum.div_scalar(count as f32)
+    };
+    (loss, count)
 }
 
 /// Triplet loss of explicit triplets: mean of `max(d(a, p) - d(a, n) + margin, 0)` over the

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 /// The architecture name of the 2-channel network.
 pub const TWO_CHANNEL: &str = "two-channel";
 
+/// The architecture name of the pseudo-Siamese network (two unshared encoders).
+pub const PSEUDO: &str = "pseudo";
+
 /// The distance-like score of the 2-channel network.
 pub const ONE_MINUS_P_SAME: &str = "1 - p(same)";
 
@@ -34,6 +37,9 @@ pub enum EncoderKind {
     DeepCnn,
     /// Dense 512 with ReLU, dense to the embedding.
     Mlp,
+    /// An LSTM of 128 units over the input's columns (a spectrogram's frames), its last
+    /// hidden state through a dense layer to the embedding.
+    Lstm,
 }
 
 impl EncoderKind {
@@ -43,6 +49,7 @@ impl EncoderKind {
             EncoderKind::ChapterCnn => "chapter-cnn",
             EncoderKind::DeepCnn => "deep-cnn",
             EncoderKind::Mlp => "mlp",
+            EncoderKind::Lstm => "lstm",
         }
     }
 
@@ -52,8 +59,9 @@ impl EncoderKind {
             "chapter-cnn" => Ok(EncoderKind::ChapterCnn),
             "deep-cnn" => Ok(EncoderKind::DeepCnn),
             "mlp" => Ok(EncoderKind::Mlp),
+            "lstm" => Ok(EncoderKind::Lstm),
             _ => Err(format!(
-                "unknown encoder {text:?}; expected chapter-cnn, deep-cnn or mlp"
+                "unknown encoder {text:?}; expected chapter-cnn, deep-cnn, mlp or lstm"
             )),
         }
     }
@@ -83,6 +91,21 @@ pub struct ModelConfig {
     /// Whether embeddings are scaled to unit length (triplet runs).
     #[serde(default)]
     pub normalize: bool,
+    /// The pseudo-Siamese network's left branch (the recordings), which shares no weights
+    /// with the right one (`encoder` on `input`); `None` for every other architecture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left: Option<Branch>,
+}
+
+/// One branch of a pseudo-Siamese network: its own encoder on its own kind of input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Branch {
+    /// What the branch reads, e.g. "spoken digit (8 kHz WAV) as a log-mel image".
+    pub modality: String,
+    /// The encoder.
+    pub encoder: EncoderKind,
+    /// Its input.
+    pub input: InputSpec,
 }
 
 impl ModelConfig {
@@ -104,17 +127,44 @@ impl ModelConfig {
             kernel_l2: 0.01,
             bias_l1: 0.01,
             normalize: false,
+            left: None,
         }
     }
 
     /// Check that the numbers make a model this version can build and score; the message names
     /// the field.
     pub fn validate(&self) -> Result<(), String> {
-        if !["siamese", "triplet", TWO_CHANNEL].contains(&self.architecture.as_str()) {
+        if !["siamese", "triplet", TWO_CHANNEL, PSEUDO].contains(&self.architecture.as_str()) {
             return Err(format!(
-                "architecture {:?} is not one this version builds (siamese, triplet, {TWO_CHANNEL})",
+                "architecture {:?} is not one this version builds (siamese, triplet, \
+                 {TWO_CHANNEL}, {PSEUDO})",
                 self.architecture
             ));
+        }
+        match (&self.left, self.architecture == PSEUDO) {
+            (None, true) => {
+                return Err("a pseudo-Siamese model needs its left branch (\"left\")".into());
+            }
+            (Some(_), false) => {
+                return Err(format!(
+                    "a left branch belongs to a pseudo-Siamese model, not to {:?}",
+                    self.architecture
+                ));
+            }
+            (Some(left), true) => {
+                // Known gap: both branches' inputs travel in one tensor, so they must have one
+                // shape; different shapes would need two input tensors through training.
+                let (l, r) = (&left.input, &self.input);
+                if (l.channels, l.height, l.width) != (r.channels, r.height, r.width) {
+                    return Err(format!(
+                        "the left input is {}x{}x{} and the right {}x{}x{}; this version needs \
+                         both branches' inputs to have one shape",
+                        l.channels, l.height, l.width, r.channels, r.height, r.width
+                    ));
+                }
+                Self::check_input(left.encoder, l)?;
+            }
+            (None, false) => {}
         }
         let distance = if self.architecture == TWO_CHANNEL {
             ONE_MINUS_P_SAME
@@ -130,31 +180,7 @@ impl ModelConfig {
         if self.architecture == TWO_CHANNEL && self.normalize {
             return Err("a 2-channel network has no embeddings to normalise".into());
         }
-        let i = &self.input;
-        // The chapter's CNN: conv 7x7, pool 2x2, conv 3x3: (side - 6) / 2 - 2 must leave at
-        // least one pixel; the deeper CNN's three blocks need 22; the MLP any size.
-        let min_side = match self.encoder {
-            EncoderKind::ChapterCnn => 12,
-            EncoderKind::DeepCnn => 22,
-            EncoderKind::Mlp => 1,
-        };
-        if i.channels == 0 || i.height < min_side || i.width < min_side {
-            return Err(format!(
-                "input {}x{}x{} (channels x height x width) is too small for the {} encoder, \
-                 which needs at least 1 channel and {min_side}x{min_side} pixels",
-                i.channels,
-                i.height,
-                i.width,
-                self.encoder.name()
-            ));
-        }
-        if i.height > 4096 || i.width > 4096 || i.channels > 64 {
-            return Err(format!(
-                "input {}x{}x{} is larger than this version supports (4096 pixels a side, 64 \
-                 channels)",
-                i.channels, i.height, i.width
-            ));
-        }
+        Self::check_input(self.encoder, &self.input)?;
         if self.embedding_dim == 0 || self.embedding_dim > 65_536 {
             return Err(format!(
                 "embedding_dim {} must be between 1 and 65536",
@@ -175,6 +201,35 @@ impl ModelConfig {
         Ok(())
     }
 
+    /// Check that `input` suits `encoder`; the message names both.
+    fn check_input(encoder: EncoderKind, i: &InputSpec) -> Result<(), String> {
+        // The chapter's CNN: conv 7x7, pool 2x2, conv 3x3: (side - 6) / 2 - 2 must leave at
+        // least one pixel; the deeper CNN's three blocks need 22; the MLP and LSTM any size.
+        let min_side = match encoder {
+            EncoderKind::ChapterCnn => 12,
+            EncoderKind::DeepCnn => 22,
+            EncoderKind::Mlp | EncoderKind::Lstm => 1,
+        };
+        if i.channels == 0 || i.height < min_side || i.width < min_side {
+            return Err(format!(
+                "input {}x{}x{} (channels x height x width) is too small for the {} encoder, \
+                 which needs at least 1 channel and {min_side}x{min_side} pixels",
+                i.channels,
+                i.height,
+                i.width,
+                encoder.name()
+            ));
+        }
+        if i.height > 4096 || i.width > 4096 || i.channels > 64 {
+            return Err(format!(
+                "input {}x{}x{} is larger than this version supports (4096 pixels a side, 64 \
+                 channels)",
+                i.channels, i.height, i.width
+            ));
+        }
+        Ok(())
+    }
+
     /// The largest distance two embeddings can be apart, when bounded: with unit-length
     /// embeddings 2, or `sqrt(2)` for the chapter's encoder, whose ReLU output is non-negative
     /// (two unit vectors with no negative component are at most at a right angle).
@@ -185,7 +240,7 @@ impl ModelConfig {
         match self.encoder {
             EncoderKind::ChapterCnn => Some(2f32.sqrt()),
             // A final dense layer without activation: embeddings may point anywhere.
-            EncoderKind::DeepCnn | EncoderKind::Mlp => Some(2.0),
+            EncoderKind::DeepCnn | EncoderKind::Mlp | EncoderKind::Lstm => Some(2.0),
         }
     }
 }

@@ -7,6 +7,7 @@ use rand::Rng;
 use super::config::EncoderKind;
 use super::deep::{DeepCnn, Mlp};
 use super::encoder::{ChapterCnn, ChapterCnnConfig};
+use super::lstm::LstmEncoder;
 
 /// One of the encoders; each maps `[batch, channels, height, width]` images to
 /// `[batch, embedding_dim]` embeddings.
@@ -20,6 +21,8 @@ pub enum Encoder {
     Deep(DeepCnn),
     /// The small MLP.
     Mlp(Mlp),
+    /// The LSTM over the input's columns.
+    Lstm(LstmEncoder),
 }
 
 impl Encoder {
@@ -55,6 +58,13 @@ impl Encoder {
                 device,
                 rng,
             )),
+            EncoderKind::Lstm => Encoder::Lstm(LstmEncoder::init(
+                channels,
+                height,
+                embedding_dim,
+                device,
+                rng,
+            )),
         }
     }
 
@@ -64,6 +74,7 @@ impl Encoder {
             Encoder::Chapter(e) => e.forward(images),
             Encoder::Deep(e) => e.forward(images),
             Encoder::Mlp(e) => e.forward(images),
+            Encoder::Lstm(e) => e.forward(images),
         }
     }
 
@@ -73,6 +84,7 @@ impl Encoder {
             Encoder::Chapter(e) => e.penalty(l2, l1),
             Encoder::Deep(e) => e.penalty(l2, l1),
             Encoder::Mlp(e) => e.penalty(l2, l1),
+            Encoder::Lstm(e) => e.penalty(l2, l1),
         }
     }
 }

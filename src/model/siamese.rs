@@ -26,6 +26,9 @@ pub struct SiameseNet {
     pub normalize: bool,
     /// The 2-channel network's output layer (embedding -> logit of "same").
     pub head: Option<Linear>,
+    /// The pseudo-Siamese network's left encoder (its own weights, its own kind of input);
+    /// `encoder` is then the right one.
+    pub left: Option<Encoder>,
 }
 
 impl SiameseNet {
@@ -53,11 +56,32 @@ impl SiameseNet {
             ));
             head
         });
+        // The right encoder is drawn first, so a pseudo-Siamese network's right branch starts
+        // as the Siamese network of the same seed would.
+        let left = config.left.as_ref().map(|branch| {
+            Encoder::init(
+                branch.encoder,
+                (
+                    branch.input.channels,
+                    branch.input.height,
+                    branch.input.width,
+                ),
+                config.embedding_dim,
+                device,
+                rng,
+            )
+        });
         Self {
             encoder,
             normalize: config.normalize,
             head,
+            left,
         }
+    }
+
+    /// Whether this is the pseudo-Siamese network (two unshared encoders).
+    pub fn is_pseudo(&self) -> bool {
+        self.left.is_some()
     }
 
     /// Whether this is the 2-channel network (pairs in, no embeddings).
@@ -89,7 +113,10 @@ impl SiameseNet {
     /// The weight penalty the chapter adds to the loss, over every kernel and bias (the
     /// 2-channel head's included).
     pub fn penalty(&self, l2: f32, l1: f32) -> Tensor<1> {
-        let encoder = self.encoder.penalty(l2, l1);
+        let mut encoder = self.encoder.penalty(l2, l1);
+        if let Some(left) = &self.left {
+            encoder = encoder + left.penalty(l2, l1);
+        }
         match &self.head {
             Some(head) => {
                 let mut p = encoder + head.weight.val().square().sum().mul_scalar(l2);
@@ -102,9 +129,22 @@ impl SiameseNet {
         }
     }
 
-    /// Embeddings of a batch of images, scaled to unit length when the model says so.
+    /// Embeddings of a batch of images, scaled to unit length when the model says so. For the
+    /// pseudo-Siamese network: through the right branch (see [`Self::embed_left`]).
     pub fn embed(&self, images: Tensor<4>) -> Tensor<2> {
-        let e = self.encoder.forward(images);
+        self.scale(self.encoder.forward(images))
+    }
+
+    /// The pseudo-Siamese network's embeddings of left-branch input; for any other network
+    /// the same as [`Self::embed`] (its branches are one).
+    pub fn embed_left(&self, inputs: Tensor<4>) -> Tensor<2> {
+        match &self.left {
+            Some(left) => self.scale(left.forward(inputs)),
+            None => self.embed(inputs),
+        }
+    }
+
+    fn scale(&self, e: Tensor<2>) -> Tensor<2> {
         if self.normalize {
             // An all-zero embedding (possible after a ReLU) stays zero instead of dividing
             // by zero.
@@ -126,6 +166,11 @@ impl SiameseNet {
             return sigmoid(self.pair_logits(stacked, batch))
                 .neg()
                 .add_scalar(1.0);
+        }
+        if self.is_pseudo() {
+            let left = self.embed_left(stacked.clone().narrow(0, 0, batch));
+            let right = self.embed(stacked.narrow(0, batch, batch));
+            return euclidean_distance(left, right, epsilon);
         }
         let embeddings = self.embed(stacked);
         let left = embeddings.clone().narrow(0, 0, batch);

@@ -20,6 +20,9 @@ pub enum Arch {
     /// Both images of a pair as two channels of one input, a logit of "same", binary
     /// cross-entropy (Zagoruyko and Komodakis, 2015).
     TwoChannel,
+    /// Pairs of two kinds of input through two encoders that share no weights (a spoken digit
+    /// and a handwritten one), Euclidean distance, contrastive loss.
+    Pseudo,
 }
 
 impl Arch {
@@ -29,8 +32,9 @@ impl Arch {
             "siamese" => Ok(Arch::Siamese),
             "triplet" => Ok(Arch::Triplet),
             "two-channel" => Ok(Arch::TwoChannel),
+            "pseudo" => Ok(Arch::Pseudo),
             _ => Err(format!(
-                "unknown architecture {text:?}; expected siamese, triplet or two-channel"
+                "unknown architecture {text:?}; expected siamese, triplet, two-channel or pseudo"
             )),
         }
     }
@@ -41,6 +45,7 @@ impl Arch {
             Arch::Siamese => "siamese",
             Arch::Triplet => "triplet",
             Arch::TwoChannel => crate::model::TWO_CHANNEL,
+            Arch::Pseudo => crate::model::PSEUDO,
         }
     }
 }
@@ -51,6 +56,10 @@ fn default_classes_per_batch() -> usize {
 
 fn default_images_per_class() -> usize {
     16
+}
+
+fn default_temperature() -> f32 {
+    0.1
 }
 
 /// Everything that defines a training run. The defaults are the chapter's experiment
@@ -87,6 +96,13 @@ pub struct TrainConfig {
     pub optimizer: KerasRmsPropConfig,
     /// The loss's margin (contrastive, or triplet).
     pub margin: f32,
+    /// NCA (`--mining nca`): the softmax temperature on squared distances.
+    #[serde(default = "default_temperature")]
+    pub temperature: f32,
+    /// Add every training class three more times, rotated by 90, 180 and 270 degrees, as new
+    /// classes (Omniglot's usual augmentation).
+    #[serde(default)]
+    pub rotate_classes: bool,
     /// The seed every random stream derives from.
     pub seed: u64,
     /// Share of the training pairs held out (from the end, unshuffled) for validation.
@@ -113,6 +129,8 @@ impl Default for TrainConfig {
             learning_rate: 1e-3,
             optimizer: KerasRmsPropConfig::default(),
             margin: 1.0,
+            temperature: default_temperature(),
+            rotate_classes: false,
             seed: 0,
             validation_split: 0.25,
             threshold: 0.5,
@@ -131,7 +149,41 @@ impl TrainConfig {
             Arch::Triplet => true,
             Arch::Siamese => self.model.encoder != crate::model::EncoderKind::ChapterCnn,
             Arch::TwoChannel => false,
+            Arch::Pseudo => true,
         }
+    }
+
+    /// The recordings' encoder of a pseudo-Siamese run unless `--audio-encoder` says otherwise.
+    pub const PSEUDO_AUDIO_ENCODER: crate::model::EncoderKind =
+        crate::model::EncoderKind::ChapterCnn;
+
+    /// The defaults of a pseudo-Siamese run: spoken digits of four FSDD speakers (left, a
+    /// 28x28 log-mel image into `audio` encoder) against MNIST digits (right, the chapter's
+    /// CNN), contrastive loss with the chapter's margin and optimiser but no weight penalties,
+    /// 20 epochs; the threshold is calibrated on the validation pairs.
+    pub fn pseudo(audio: crate::model::EncoderKind) -> Self {
+        let mut config = Self {
+            arch: Arch::Pseudo,
+            dataset: crate::data::SPOKEN_MNIST.to_string(),
+            classes: Vec::new(),
+            epochs: 20,
+            ..Self::default()
+        };
+        // Without this the chapter's penalties (0.01) drive every embedding to zero here:
+        // validation accuracy 0.51 after 3 epochs, against 0.91 after 5 without (measured).
+        config.model.kernel_l2 = 0.0;
+        config.model.bias_l1 = 0.0;
+        config.model.architecture = Arch::Pseudo.name().to_string();
+        config.model.left = Some(crate::model::Branch {
+            modality: "spoken digit (mono WAV at 8 kHz) as a log-mel image: 28 mel bands x 28 \
+                       frames of 256 samples every 192, dB relative to the clip's peak, floored \
+                       at -80 dB, scaled to 0..255; the longer clips' loudest 28 frames, the \
+                       shorter ones padded with silence on the left"
+                .to_string(),
+            encoder: audio,
+            input: config.model.input.clone(),
+        });
+        config
     }
 
     /// The defaults of a 2-channel run: the chapter's data, pairs, encoder (on two channels)
@@ -187,6 +239,12 @@ impl TrainConfig {
                 self.margin
             ));
         }
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            return Err(format!(
+                "--temperature must be a positive number, got {}",
+                self.temperature
+            ));
+        }
         self.model.validate().map_err(|e| format!("model: {e}"))?;
         if self.arch == Arch::Triplet {
             check_margin(self.margin, self.model.max_distance())?;
@@ -212,7 +270,21 @@ impl TrainConfig {
                 self.threshold
             ));
         }
-        crate::data::DatasetSpec::parse(&self.dataset).map_err(|e| format!("--dataset: {e}"))?;
+        let spec = crate::data::DatasetSpec::parse(&self.dataset)
+            .map_err(|e| format!("--dataset: {e}"))?;
+        let cross_modal = spec == crate::data::DatasetSpec::SpokenMnist;
+        if cross_modal != (self.arch == Arch::Pseudo) {
+            return Err(format!(
+                "--arch pseudo goes with --dataset {0} (recordings against images), and {0} \
+                 with --arch pseudo; got --arch {1} and --dataset {2}",
+                crate::data::SPOKEN_MNIST,
+                self.arch.name(),
+                self.dataset
+            ));
+        }
+        if self.rotate_classes && cross_modal {
+            return Err("--rotate-classes does not apply to recordings".into());
+        }
         if self.limit == Some(0) {
             return Err("--limit must be at least 1".into());
         }

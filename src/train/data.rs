@@ -34,42 +34,52 @@ pub fn chapter_data(
     config: &TrainConfig,
     download: &DownloadOptions,
 ) -> Result<ChapterData, TrainError> {
-    let (images, class_names, name) =
-        match DatasetSpec::parse(&config.dataset).map_err(TrainError::Config)? {
-            DatasetSpec::Idx(dataset) => {
-                let dir = resolve_data_dir(dataset, config.data_dir.as_deref());
-                ensure_files(dataset, &dir, download)?;
-                let images = load_split(dataset, &dir, Split::Train)?;
-                let names = dataset
-                    .class_names()
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
-                (
-                    images,
-                    names,
-                    format!("{} in {}", dataset.name(), dir.display()),
-                )
-            }
-            DatasetSpec::Folder(dir) => {
-                let input = &config.model.input;
-                let prep = ImagePrep::new(input.width, input.height);
-                // The 80/20 split needs two images per class on each side.
-                let set = load_folder(&dir, &prep, 10)?;
-                (set.images, set.class_names, dir.display().to_string())
-            }
-            DatasetSpec::Omniglot => {
-                let input = &config.model.input;
-                let dir = resolve_named_dir(OMNIGLOT, config.data_dir.as_deref());
-                let prep = ImagePrep::new(input.width, input.height);
-                let set = load_omniglot(&dir, OmniglotSet::Background, &prep)?;
-                (
-                    set.images,
-                    set.class_names,
-                    format!("omniglot background set in {}", dir.display()),
-                )
-            }
-        };
+    let spec = DatasetSpec::parse(&config.dataset).map_err(TrainError::Config)?;
+    if spec == DatasetSpec::SpokenMnist {
+        return spoken_mnist_data(config, download);
+    }
+    let (images, class_names, name) = match spec {
+        DatasetSpec::Idx(dataset) => {
+            let dir = resolve_data_dir(dataset, config.data_dir.as_deref());
+            ensure_files(dataset, &dir, download)?;
+            let images = load_split(dataset, &dir, Split::Train)?;
+            let names = dataset
+                .class_names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            (
+                images,
+                names,
+                format!("{} in {}", dataset.name(), dir.display()),
+            )
+        }
+        DatasetSpec::Folder(dir) => {
+            let input = &config.model.input;
+            let prep = ImagePrep::new(input.width, input.height);
+            // The 80/20 split needs two images per class on each side.
+            let set = load_folder(&dir, &prep, 10)?;
+            (set.images, set.class_names, dir.display().to_string())
+        }
+        DatasetSpec::SpokenMnist => unreachable!("returned above"),
+        DatasetSpec::Omniglot => {
+            let input = &config.model.input;
+            let dir = resolve_named_dir(OMNIGLOT, config.data_dir.as_deref());
+            let prep = ImagePrep::new(input.width, input.height);
+            let set = load_omniglot(&dir, OmniglotSet::Background, &prep)?;
+            (
+                set.images,
+                set.class_names,
+                format!("omniglot background set in {}", dir.display()),
+            )
+        }
+    };
+    let (images, class_names) = if config.rotate_classes {
+        crate::data::with_rotated_classes(&images, &class_names)
+            .map_err(|e| TrainError::Config(format!("--rotate-classes: {name}: {e}")))?
+    } else {
+        (images, class_names)
+    };
     let input = &config.model.input;
     if (images.rows, images.cols) != (input.height, input.width) {
         return Err(TrainError::Config(format!(
@@ -111,6 +121,93 @@ pub fn chapter_data(
         validation,
         test,
         split,
+    })
+}
+
+/// Pairs per recording and epoch of the spoken-digit data: this many with an image of its
+/// digit and as many with an image of another digit.
+pub const PAIRS_PER_RECORDING: usize = 5;
+
+/// The pseudo-Siamese network's data: FSDD recordings (left) against MNIST digits (right).
+///
+/// Speakers: the last two in name order (theo, yweweler) are held out entirely. Of the other
+/// four, takes 10-49 are fitted, takes 5-9 validate, takes 0-4 (FSDD's own test split) are
+/// left for `evaluate --pairs test`. Partners: MNIST training images 0-49,999 for fitting,
+/// 50,000-59,999 for validation, the MNIST test split for testing. Each recording meets
+/// [`PAIRS_PER_RECORDING`] images of its digit and as many of other digits (balanced). The
+/// run's test pairs are the held-out speakers' recordings against MNIST test images: voices
+/// and handwriting never seen in training. `--limit N` keeps at most N fitted recordings per
+/// digit; `--validation-split 0` fits the validation takes too.
+fn spoken_mnist_data(
+    config: &TrainConfig,
+    download: &DownloadOptions,
+) -> Result<ChapterData, TrainError> {
+    use crate::data::{Digits, Takes, cross_pairs, load_spoken_mnist};
+    let (set, _) = load_spoken_mnist(config.data_dir.as_deref(), download)?;
+    if let Some(&bad) = config.classes.iter().find(|&&c| c >= 10) {
+        return Err(TrainError::Config(format!(
+            "--classes: class {bad} does not exist; the digits are 0..9"
+        )));
+    }
+    let classes: Vec<ClassId> = if config.classes.is_empty() {
+        (0..10).collect()
+    } else {
+        config.classes.clone()
+    };
+    if classes.len() < 2 {
+        return Err(TrainError::Config(
+            "--classes: pairs need at least two digits".into(),
+        ));
+    }
+    let mut fit_takes = set.recordings_by_class(Takes::Fit, &classes, config.limit);
+    let validation_takes = set.recordings_by_class(Takes::Validation, &classes, None);
+    if config.validation_split == 0.0 {
+        for (f, v) in fit_takes.iter_mut().zip(&validation_takes) {
+            f.extend(v);
+        }
+    }
+    let test_takes = set.recordings_by_class(Takes::Unseen, &classes, None);
+    for (what, takes) in [("fitted", &fit_takes), ("held-out speakers'", &test_takes)] {
+        if let Some(i) = takes.iter().position(Vec::is_empty) {
+            return Err(TrainError::Config(format!(
+                "no {what} recordings of digit {}",
+                classes[i]
+            )));
+        }
+    }
+    let mut rng = stream_rng(config.seed, Stream::Pairs);
+    let n = PAIRS_PER_RECORDING;
+    let fit = cross_pairs(
+        &fit_takes,
+        &set.digits_by_class(Digits::Fit, &classes),
+        n,
+        &mut rng,
+    );
+    let validation = if config.validation_split == 0.0 {
+        PairSet::default()
+    } else {
+        let partners = set.digits_by_class(Digits::Validation, &classes);
+        cross_pairs(&validation_takes, &partners, n, &mut rng)
+    };
+    let test = cross_pairs(
+        &test_takes,
+        &set.digits_by_class(Digits::Test, &classes),
+        n,
+        &mut rng,
+    );
+    let class_names = (0..10).map(|d: u8| d.to_string()).collect();
+    Ok(ChapterData {
+        split: ChapterSplit {
+            classes,
+            per_class: fit_takes.iter().map(Vec::len).min().unwrap_or(0),
+            train: fit_takes,
+            test: test_takes,
+        },
+        images: set.images,
+        class_names,
+        fit,
+        validation,
+        test,
     })
 }
 

@@ -14,7 +14,7 @@ use super::{Arch, TrainConfig, TrainError};
 use crate::data::ImageSet;
 use crate::eval::{Criterion, best_threshold, contrastive_loss_value, pair_accuracy};
 use crate::infer::pair_distances;
-use crate::loss::triplet::{mined_triplet_loss, triplet_loss};
+use crate::loss::triplet::{Mining, mined_triplet_loss, nca_loss, triplet_loss};
 use crate::loss::{bce_value, bce_with_logits, contrastive_loss};
 use crate::model::SiameseNet;
 use crate::rng::{Stream, stream_rng};
@@ -140,8 +140,13 @@ pub(super) fn fit_epoch(
                 let x = image_tensor(&data.images, &indices, device);
                 let started = Instant::now();
                 let e = model.embed(x);
-                let (loss, mined) = mined_triplet_loss(e, &labels, config.margin, eps, mining);
-                if mined.count == 0 {
+                let (loss, count) = if mining == Mining::Nca {
+                    nca_loss(e, &labels, config.temperature)
+                } else {
+                    let (loss, mined) = mined_triplet_loss(e, &labels, config.margin, eps, mining);
+                    (loss, mined.count)
+                };
+                if count == 0 {
                     fit.empty_batches += 1;
                 }
                 model = step(model, loss, images.len(), &mut fit, started)?;
@@ -215,7 +220,7 @@ pub(super) fn validate(
             .map_err(|e| TrainError::Config(format!("validation pairs: {e}")))
     };
     let validation = match config.arch {
-        Arch::Siamese if config.calibrates_threshold() => {
+        Arch::Siamese | Arch::Pseudo if config.calibrates_threshold() => {
             let (threshold, accuracy) = best()?;
             Validation {
                 loss: contrastive_loss_value(&d, labels, config.margin) + f64::from(penalty),
@@ -223,7 +228,7 @@ pub(super) fn validate(
                 threshold,
             }
         }
-        Arch::Siamese => Validation {
+        Arch::Siamese | Arch::Pseudo => Validation {
             loss: contrastive_loss_value(&d, labels, config.margin) + f64::from(penalty),
             accuracy: pair_accuracy(&d, labels, config.threshold),
             threshold: config.threshold,

@@ -18,7 +18,7 @@ use tracing::info;
 
 pub use batch::{PairBatcher, image_tensor};
 pub use config::{Arch, TrainConfig};
-pub use data::{ChapterData, FitPlan, RunData, chapter_data, run_data};
+pub use data::{ChapterData, FitPlan, PAIRS_PER_RECORDING, RunData, chapter_data, run_data};
 pub use plot::{loss_plot, sample_image};
 pub use run::{
     EpochMetrics, MODEL_META, MODEL_WEIGHTS, Metrics, ModelMeta, Progress, RunDir, load_checkpoint,
@@ -138,6 +138,10 @@ fn final_threshold(
 /// The absolute folder an IDX dataset was read from.
 fn data_dir_used(config: &TrainConfig) -> Option<PathBuf> {
     match crate::data::DatasetSpec::parse(&config.dataset) {
+        Ok(crate::data::DatasetSpec::SpokenMnist) => std::fs::canonicalize(
+            crate::data::resolve_named_dir(crate::data::FSDD, config.data_dir.as_deref()),
+        )
+        .ok(),
         Ok(crate::data::DatasetSpec::Idx(dataset)) => {
             let dir = crate::data::resolve_data_dir(dataset, config.data_dir.as_deref());
             std::fs::canonicalize(dir).ok()

@@ -194,3 +194,87 @@ fn margins_that_cannot_be_met_are_refused() {
     assert!(check_margin(0.0, None).is_err());
     assert!(check_margin(f32::NAN, None).is_err());
 }
+
+/// Reference NCA loss in f64, straight from the definition (for the finite differences).
+fn nca_reference(points: &[f64], labels: &[u32], temperature: f64) -> f64 {
+    let b = points.len();
+    let mut total = 0.0;
+    let mut count = 0;
+    for i in 0..b {
+        let (mut all, mut pos) = (0.0, 0.0);
+        for j in (0..b).filter(|&j| j != i) {
+            let w = (-(points[i] - points[j]).powi(2) / temperature).exp();
+            all += w;
+            if labels[j] == labels[i] {
+                pos += w;
+            }
+        }
+        if pos > 0.0 {
+            total += all.ln() - pos.ln();
+            count += 1;
+        }
+    }
+    total / count.max(1) as f64
+}
+
+fn nca_of(points: &[f32], labels: &[u32], temperature: f32) -> (f32, usize, Vec<f32>) {
+    let device = Device::flex().autodiff();
+    let e = Tensor::<2>::from_data(TensorData::new(points.to_vec(), [points.len(), 1]), &device)
+        .require_grad();
+    let (loss, count) = nca_loss(e.clone(), labels, temperature);
+    let grads = loss.backward();
+    let g: Vec<f32> = e.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
+    (loss.into_scalar(), count, g)
+}
+
+#[test]
+fn nca_by_hand() {
+    // Squared distances of POINTS: d01 1, d02 2.25, d03 16, d12 0.25, d13 9, d23 6.25. With
+    // temperature 1 (numpy, from the definition):
+    //   i=0: log(e^-1 + e^-2.25 + e^-16) + 1          = 0.2519293191
+    //   i=1: log(e^-1 + e^-0.25 + e^-9) + 1           = 1.1369786239
+    //   i=2: log(e^-2.25 + e^-0.25 + e^-6.25) + 6.25  = 6.1291089088
+    //   i=3: log(e^-16 + e^-9 + e^-6.25) + 6.25       = 0.0620223794
+    //   mean 1.8950098078; with temperature 0.5: 3.4506343603.
+    let (loss, count, _) = nca_of(&POINTS, &LABELS, 1.0);
+    assert_eq!(count, 4);
+    assert!((loss - 1.895_009_8).abs() < 1e-5, "{loss}");
+    let (loss, _, _) = nca_of(&POINTS, &LABELS, 0.5);
+    assert!((loss - 3.450_634_4).abs() < 1e-5, "{loss}");
+}
+
+#[test]
+fn nca_gradient_matches_finite_differences() {
+    let points = [0.3f32, -0.2, 0.9, 0.1, -0.7];
+    let labels = [0, 1, 0, 1, 2];
+    let (loss, count, grad) = nca_of(&points, &labels, 0.5);
+    // Image 4 is alone in its class: it is not averaged over, but it is everyone's negative.
+    assert_eq!(count, 4);
+    let p64: Vec<f64> = points.iter().map(|&p| f64::from(p)).collect();
+    assert!((f64::from(loss) - nca_reference(&p64, &labels, 0.5)).abs() < 1e-5);
+    let h = 1e-5;
+    for k in 0..points.len() {
+        let (mut up, mut down) = (p64.clone(), p64.clone());
+        up[k] += h;
+        down[k] -= h;
+        let numeric =
+            (nca_reference(&up, &labels, 0.5) - nca_reference(&down, &labels, 0.5)) / (2.0 * h);
+        assert!(
+            (f64::from(grad[k]) - numeric).abs() < 1e-3,
+            "d loss / d e{k}: autodiff {} vs numeric {numeric}",
+            grad[k]
+        );
+    }
+    assert!(grad[4].abs() > 1e-4, "the lone image must still be pushed");
+}
+
+#[test]
+fn nca_without_positives_is_zero_with_zero_gradients() {
+    let (loss, count, grad) = nca_of(&POINTS, &[0, 1, 2, 3], 1.0);
+    assert_eq!((loss, count), (0.0, 0));
+    assert!(grad.iter().all(|&g| g == 0.0), "{grad:?}");
+    // One class only: every image's weight is all on its own class.
+    let (loss, count, grad) = nca_of(&POINTS, &[5, 5, 5, 5], 1.0);
+    assert_eq!((loss, count), (0.0, 4));
+    assert!(grad.iter().all(|&g| g.abs() < 1e-6), "{grad:?}");
+}
