@@ -36,7 +36,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub encoder: Option<String>,
     /// Pseudo-Siamese network: the encoder of the recordings' branch (any of --encoder's),
-    /// while --encoder sets the images' branch [default: chapter-cnn].
+    /// while --encoder sets the images' branch [default: lstm].
     #[arg(long)]
     pub audio_encoder: Option<String>,
     /// Scale embeddings to unit length (true or false) [default: false; true for triplet].

