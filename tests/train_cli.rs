@@ -69,6 +69,38 @@ fn overwrite_never_deletes_what_is_not_a_run() {
         "is not a run folder",
     );
     assert!(precious.join("thesis.txt").is_file());
+    // A run replaced by one that fails on its data comes back untouched.
+    let o = siamese(
+        dir.path(),
+        &["train", "--out", "run", "--limit", "20", "--epochs", "1"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let weights = std::fs::read(dir.path().join("run/model.bpk")).unwrap();
+    let err = expect_error(
+        dir.path(),
+        &[
+            "train",
+            "--out",
+            "run",
+            "--overwrite",
+            "--classes",
+            "0,1,10",
+            "--limit",
+            "20",
+        ],
+        "class 10 does not exist",
+    );
+    assert!(err.contains("left as it was"), "{err}");
+    assert_eq!(
+        std::fs::read(dir.path().join("run/model.bpk")).unwrap(),
+        weights
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains("replaced"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[test]

@@ -53,6 +53,13 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             )
         })?);
     }
+    if left_pixels.is_some() && args.b.to_ascii_lowercase().ends_with(".wav") {
+        anyhow::bail!(
+            "{}: a pseudo-Siamese model compares a recording (first) with an image (second), \
+             not two recordings",
+            args.b
+        );
+    }
     for input in [&args.a, &args.b] {
         if left_pixels.is_some() && std::ptr::eq(input, &args.a) {
             continue;
@@ -115,5 +122,12 @@ fn recording_pixels(path: &str) -> anyhow::Result<Vec<u8>> {
         );
     }
     let front = spec.front_end().map_err(anyhow::Error::msg)?;
-    Ok(front.log_mel_image(&samples, siamese::data::fsdd::FRAMES))
+    let image = front.log_mel_image(&samples, siamese::data::fsdd::FRAMES);
+    if image.iter().all(|&v| v == 0) {
+        anyhow::bail!(
+            "{path}: no sound to judge (silent, or shorter than one {}-sample frame)",
+            spec.n_fft
+        );
+    }
+    Ok(image)
 }

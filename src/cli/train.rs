@@ -31,8 +31,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub mining: Option<String>,
     /// Encoder under the head: chapter-cnn (the chapter's), deep-cnn (three blocks of conv
-    /// 64@3x3, ReLU, max-pool, batch norm; a dense layer to the embedding) or mlp (dense 512,
-    /// ReLU, dense) [default: chapter-cnn].
+    /// 64@3x3, ReLU, max-pool, batch norm; a dense layer to the embedding), mlp (dense 512,
+    /// ReLU, dense) or lstm (128 units over the input's columns, a dense layer)
+    /// [default: chapter-cnn].
     #[arg(long)]
     pub encoder: Option<String>,
     /// Pseudo-Siamese network: the encoder of the recordings' branch (any of --encoder's),
@@ -280,6 +281,7 @@ pub fn run(args: TrainArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode
     let backend = BackendKind::parse(&args.backend).map_err(anyhow::Error::msg)?;
     init_threads(args.threads).map_err(anyhow::Error::msg)?;
     let device = backend.device().map_err(anyhow::Error::msg)?;
+    let mut replaced: Option<PathBuf> = None;
     let (config, out, resume) = match &args.resume {
         Some(run) => {
             let path = RunDir::new(run).config_path();
@@ -325,8 +327,13 @@ pub fn run(args: TrainArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode
                         out.display()
                     );
                 }
-                std::fs::remove_dir_all(&out)
-                    .with_context(|| format!("removing the old run {}", out.display()))?;
+                // Set aside, not deleted, until the new run has started for real: a run that
+                // fails on its data (a class that does not exist, images of another size) gives
+                // the old one back.
+                let aside = aside_path(&out);
+                std::fs::rename(&out, &aside)
+                    .with_context(|| format!("moving the old run {} aside", out.display()))?;
+                replaced = Some(aside);
             }
             (config, out, false)
         }
@@ -355,12 +362,39 @@ pub fn run(args: TrainArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode
             if created && !holds_a_run(&out) {
                 let _ = std::fs::remove_dir_all(&out);
             }
+            if let Some(aside) = &replaced {
+                // No epoch finished: the old run comes back; otherwise the new run's
+                // checkpoints stay (it can be resumed) and the old run is dropped.
+                if !out.join("checkpoints").is_dir() {
+                    let _ = std::fs::remove_dir_all(&out);
+                    if std::fs::rename(aside, &out).is_ok() {
+                        return Err(anyhow::anyhow!(
+                            "{e}\n(the old run in {} is left as it was)",
+                            out.display()
+                        ));
+                    }
+                } else {
+                    let _ = std::fs::remove_dir_all(aside);
+                }
+            }
             return Err(e.into());
         }
     };
+    if let Some(aside) = &replaced {
+        let _ = std::fs::remove_dir_all(aside);
+    }
     if let Some(acc) = outcome.metrics.test_accuracy {
         println!("Accuracy on test set: {:.2}%", acc * 100.0);
     }
     println!("Run folder: {}", outcome.run.root().display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where `--overwrite` sets an old run aside while the new one starts: a hidden sibling.
+fn aside_path(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
+    out.with_file_name(format!(".{name}.replaced-{}", std::process::id()))
 }

@@ -40,6 +40,8 @@ pub struct Recording {
     pub speaker: String,
     /// Take number (FSDD's own test split is takes 0-4).
     pub index: u32,
+    /// The MD5 of the WAV file, when the index gives one (checked on loading).
+    pub md5: Option<String>,
 }
 
 /// Which recordings a pair set draws from.
@@ -110,6 +112,7 @@ pub fn read_fsdd_index(dir: &Path) -> Result<Vec<Recording>, DataError> {
             )
         })
     };
+    let c_md5 = header.iter().position(|h| *h == "md5");
     let (c_file, c_digit, c_speaker, c_index) = (
         column("file")?,
         column("digit")?,
@@ -151,6 +154,10 @@ pub fn read_fsdd_index(dir: &Path) -> Result<Vec<Recording>, DataError> {
             digit,
             speaker: get(c_speaker)?.to_string(),
             index,
+            md5: match c_md5 {
+                Some(c) => Some(get(c)?.to_ascii_lowercase()),
+                None => None,
+            },
         });
     }
     if out.is_empty() {
@@ -171,6 +178,18 @@ pub fn load_fsdd(dir: &Path) -> Result<(ImageSet, Vec<Recording>), DataError> {
         .par_iter()
         .map(|r| {
             let path: PathBuf = dir.join("recordings").join(&r.file);
+            if let Some(expected) = &r.md5
+                && path.is_file()
+            {
+                let found = super::md5_file(&path)?;
+                if &found != expected {
+                    return Err(DataError::ChecksumMismatch {
+                        path,
+                        expected: expected.clone(),
+                        found,
+                    });
+                }
+            }
             let (samples, rate) = read_wav(&path)?;
             if rate != spec.sample_rate {
                 return Err(DataError::Audio {
@@ -245,15 +264,22 @@ impl AudioImageSet {
         })
     }
 
-    /// Per class of `classes`, the indices of the recordings of `takes`, at most `limit` each.
+    /// Per class of `classes`, the indices of the recordings of `takes` in dataset order; with
+    /// a `limit`, at most that many, taken take by take across the speakers (the lowest take
+    /// number of every speaker first), so a small limit still hears every training voice.
     pub fn recordings_by_class(
         &self,
         takes: Takes,
         classes: &[ClassId],
         limit: Option<usize>,
     ) -> Vec<Vec<u32>> {
+        let mut order: Vec<usize> = (0..self.recordings.len()).collect();
+        if limit.is_some() {
+            order.sort_by_key(|&i| (self.recordings[i].index, i));
+        }
         let mut out = vec![Vec::new(); classes.len()];
-        for (i, r) in self.recordings.iter().enumerate() {
+        for i in order {
+            let r = &self.recordings[i];
             let unseen = self.unseen_speakers.contains(&r.speaker);
             let keep = match takes {
                 Takes::Fit => !unseen && r.index >= 10,
@@ -267,6 +293,9 @@ impl AudioImageSet {
             {
                 out[slot].push(i as u32);
             }
+        }
+        for list in &mut out {
+            list.sort_unstable();
         }
         out
     }
@@ -354,8 +383,9 @@ pub fn load_spoken_mnist(
     let train = super::load_split(dataset, &mnist, super::Split::Train)?;
     let test = super::load_split(dataset, &mnist, super::Split::Test)?;
     let set = AudioImageSet::new(audio, recordings, &train, &test).map_err(|reason| {
-        DataError::Folder {
-            path: dir.clone(),
+        DataError::Table {
+            path: dir.join("metadata.tsv"),
+            line: 0,
             reason,
         }
     })?;

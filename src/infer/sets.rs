@@ -110,6 +110,22 @@ pub(crate) fn evaluation_data_dir(model: &TrainedModel, opts: &DataOptions) -> O
     if let Some(dir) = opts.data_dir.clone().or(model.meta.train.data_dir.clone()) {
         return Some(dir);
     }
+    // Omniglot and FSDD are not downloaded: their usual folder, else the one training read.
+    let named = match DatasetSpec::parse(&model.meta.train.dataset) {
+        Ok(DatasetSpec::Omniglot) => Some((OMNIGLOT, OmniglotSet::Background.images_file())),
+        Ok(DatasetSpec::SpokenMnist) => Some((FSDD, "metadata.tsv".to_string())),
+        _ => None,
+    };
+    if let Some((name, marker)) = named {
+        if resolve_named_dir(name, None).join(&marker).is_file() {
+            return None;
+        }
+        return model
+            .meta
+            .data_dir_used
+            .clone()
+            .filter(|dir| dir.join(&marker).is_file());
+    }
     let Ok(DatasetSpec::Idx(dataset)) = DatasetSpec::parse(&model.meta.train.dataset) else {
         return None;
     };
@@ -163,12 +179,17 @@ fn unseen_classes(model: &TrainedModel, num_classes: usize) -> Vec<ClassId> {
         .collect()
 }
 
-/// A run's class list, where empty means all classes.
+/// A run's class list, where empty means all classes, within the `num_classes` of the data
+/// at hand (a run trained with rotated classes is tested on the unrotated originals).
 fn effective_classes(classes: &[ClassId], num_classes: usize) -> Vec<ClassId> {
     if classes.is_empty() {
         (0..num_classes as ClassId).collect()
     } else {
-        classes.to_vec()
+        classes
+            .iter()
+            .copied()
+            .filter(|&c| usize::from(c) < num_classes)
+            .collect()
     }
 }
 
@@ -208,12 +229,22 @@ pub fn build_pair_set(
             let mut config = model.meta.train.clone();
             config.data_dir = evaluation_data_dir(model, opts);
             let data = chapter_data(&config, &opts.download)?;
+            let description = if is_spoken(model) {
+                format!(
+                    "the run's test pairs: the held-out speakers' recordings against MNIST test \
+                     images, drawn with the training seed {}",
+                    config.seed
+                )
+            } else {
+                format!(
+                    "the chapter's test pairs: last 20% of each training class of the {} \
+                     training split, seed {}",
+                    config.dataset, config.seed
+                )
+            };
             Ok(PairSetData {
                 name,
-                description: format!(
-                    "the chapter's test pairs: last 20% of each training class of the {} training split, seed {}",
-                    config.dataset, config.seed
-                ),
+                description,
                 images: data.images,
                 pairs: data.test,
             })

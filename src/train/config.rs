@@ -242,7 +242,7 @@ impl TrainConfig {
         }
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
             return Err(format!(
-                "--temperature must be a positive number, got {}",
+                "--temperature must be a finite positive number, got {}",
                 self.temperature
             ));
         }
@@ -285,6 +285,14 @@ impl TrainConfig {
         }
         if self.rotate_classes && cross_modal {
             return Err("--rotate-classes does not apply to recordings".into());
+        }
+        if cross_modal && self.validation_split != 0.0 && self.validation_split != 0.25 {
+            return Err(format!(
+                "--validation-split {}: {} holds out takes 5-9 of the training speakers for \
+                 validation; 0 fits them too, and no other share applies",
+                self.validation_split,
+                crate::data::SPOKEN_MNIST
+            ));
         }
         if self.limit == Some(0) {
             return Err("--limit must be at least 1".into());

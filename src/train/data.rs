@@ -74,6 +74,7 @@ pub fn chapter_data(
             )
         }
     };
+    let originals = images.num_classes;
     let (images, class_names) = if config.rotate_classes {
         crate::data::with_rotated_classes(&images, &class_names)
             .map_err(|e| TrainError::Config(format!("--rotate-classes: {name}: {e}")))?
@@ -90,16 +91,26 @@ pub fn chapter_data(
     if let Some(&bad) = config
         .classes
         .iter()
-        .find(|&&c| usize::from(c) >= images.num_classes)
+        .find(|&&c| usize::from(c) >= originals)
     {
         return Err(TrainError::Config(format!(
             "--classes: class {bad} does not exist; {name} has classes 0..{}",
-            images.num_classes - 1
+            originals - 1
         )));
     }
-    // An empty class list means every class of the dataset.
+    // An empty class list means every class of the dataset; with rotated classes, a class
+    // list names original classes and brings their three rotations along.
     let classes: Vec<ClassId> = if config.classes.is_empty() {
         (0..images.num_classes as ClassId).collect()
+    } else if config.rotate_classes {
+        (0..4)
+            .flat_map(|turn| {
+                config
+                    .classes
+                    .iter()
+                    .map(move |&c| c + (turn * originals) as ClassId)
+            })
+            .collect()
     } else {
         config.classes.clone()
     };
@@ -162,8 +173,16 @@ fn spoken_mnist_data(
     let mut fit_takes = set.recordings_by_class(Takes::Fit, &classes, config.limit);
     let validation_takes = set.recordings_by_class(Takes::Validation, &classes, None);
     if config.validation_split == 0.0 {
+        // Takes 5-49 are fitted, `--limit` counting over all of them.
         for (f, v) in fit_takes.iter_mut().zip(&validation_takes) {
             f.extend(v);
+            if let Some(limit) = config.limit {
+                let mut by_take: Vec<u32> = f.clone();
+                by_take.sort_by_key(|&i| (set.recordings[i as usize].index, i));
+                by_take.truncate(limit);
+                by_take.sort_unstable();
+                *f = by_take;
+            }
         }
     }
     let test_takes = set.recordings_by_class(Takes::Unseen, &classes, None);

@@ -241,9 +241,13 @@ pub(super) fn validate(
         },
         Arch::Triplet => {
             let (threshold, accuracy) = best()?;
+            // NCA has no triplet loss to compare with: its validation loss is left undefined
+            // rather than reported as another loss than the one trained.
             let loss = match &data.validation_triplets {
-                Some(t) => triplet_loss_value(model, &data.images, t, config, device),
-                None => f64::NAN,
+                Some(t) if config.mining != Some(Mining::Nca) => {
+                    triplet_loss_value(model, &data.images, t, config, device)
+                }
+                _ => f64::NAN,
             };
             Validation {
                 loss: loss + f64::from(penalty),

@@ -138,6 +138,10 @@ fn final_threshold(
 /// The absolute folder an IDX dataset was read from.
 fn data_dir_used(config: &TrainConfig) -> Option<PathBuf> {
     match crate::data::DatasetSpec::parse(&config.dataset) {
+        Ok(crate::data::DatasetSpec::Omniglot) => std::fs::canonicalize(
+            crate::data::resolve_named_dir(crate::data::OMNIGLOT, config.data_dir.as_deref()),
+        )
+        .ok(),
         Ok(crate::data::DatasetSpec::SpokenMnist) => std::fs::canonicalize(
             crate::data::resolve_named_dir(crate::data::FSDD, config.data_dir.as_deref()),
         )
