@@ -47,6 +47,23 @@ fn weights(run: &std::path::Path, config: &TrainConfig) -> Vec<(String, Vec<usiz
         .parameters()
 }
 
+/// Evaluation settings of these tests: no download, evaluation seed 0, training's batch size.
+fn eval_options() -> siamese::infer::EvalOptions {
+    siamese::infer::EvalOptions {
+        data: siamese::infer::DataOptions {
+            data_dir: None,
+            download: DownloadOptions {
+                allow_download: false,
+                ..DownloadOptions::default()
+            },
+            seed: 0,
+            invert: false,
+        },
+        batch: 512,
+        figures: None,
+    }
+}
+
 #[test]
 fn short_training_learns() {
     let dir = tempfile::tempdir().unwrap();
@@ -213,7 +230,7 @@ fn two_channel_network_learns() {
 
 #[test]
 fn other_encoders_learn_under_each_head() {
-    use siamese::infer::{DataOptions, EvalOptions, PairSource, TrainedModel, evaluate_pairs};
+    use siamese::infer::{PairSource, TrainedModel, evaluate_pairs};
     use siamese::model::EncoderKind;
     let dir = tempfile::tempdir().unwrap();
     let cases = [
@@ -238,19 +255,7 @@ fn other_encoders_learn_under_each_head() {
         // Ranking, not the fixed threshold, says whether it learnt: a contrastive head on an
         // encoder without a final ReLU has distances of another scale than the chapter's 0.5.
         let model = TrainedModel::open(outcome.run.root(), &Device::flex()).unwrap();
-        let opts = EvalOptions {
-            data: DataOptions {
-                data_dir: None,
-                download: DownloadOptions {
-                    allow_download: false,
-                    ..DownloadOptions::default()
-                },
-                seed: 0,
-                invert: false,
-            },
-            batch: 512,
-            figures: None,
-        };
+        let opts = eval_options();
         let report = evaluate_pairs(&model, &PairSource::SeedTest, &opts).unwrap();
         let auc = report.roc_auc.value().unwrap();
         assert!(
@@ -262,7 +267,7 @@ fn other_encoders_learn_under_each_head() {
 
 #[test]
 fn pseudo_siamese_network_learns_on_either_audio_encoder() {
-    use siamese::infer::{DataOptions, EvalOptions, PairSource, TrainedModel, evaluate_pairs};
+    use siamese::infer::{PairSource, TrainedModel, evaluate_pairs};
     use siamese::model::EncoderKind;
     let dir = tempfile::tempdir().unwrap();
     for audio in [EncoderKind::ChapterCnn, EncoderKind::Lstm] {
@@ -282,19 +287,7 @@ fn pseudo_siamese_network_learns_on_either_audio_encoder() {
         assert_eq!(m.train_pairs, 16_000, "{name}");
         let model = TrainedModel::open(outcome.run.root(), &Device::flex()).unwrap();
         assert!(model.net.is_pseudo());
-        let opts = EvalOptions {
-            data: DataOptions {
-                data_dir: None,
-                download: DownloadOptions {
-                    allow_download: false,
-                    ..DownloadOptions::default()
-                },
-                seed: 0,
-                invert: false,
-            },
-            batch: 512,
-            figures: None,
-        };
+        let opts = eval_options();
         // Voices never heard in training against handwriting never seen.
         let report = evaluate_pairs(&model, &PairSource::Unseen, &opts).unwrap();
         assert_eq!(
