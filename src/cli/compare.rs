@@ -60,10 +60,13 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             args.b
         );
     }
-    for input in [&args.a, &args.b] {
-        if left_pixels.is_some() && std::ptr::eq(input, &args.a) {
-            continue;
-        }
+    // A recording has been read already: only the image side is left.
+    let image_inputs = if left_pixels.is_some() {
+        vec![&args.b]
+    } else {
+        vec![&args.a, &args.b]
+    };
+    for input in image_inputs {
         let set = gather_inputs(std::slice::from_ref(input), &prep, &data)?;
         match set.len() {
             1 => {}

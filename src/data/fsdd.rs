@@ -49,6 +49,8 @@ pub struct Recording {
 pub enum Takes {
     /// Training speakers, takes 10 and above: fitted.
     Fit,
+    /// Training speakers, takes 5 and above: fitted when no validation is held out.
+    FitAndValidation,
     /// Training speakers, takes 5-9: validation (and threshold calibration).
     Validation,
     /// Training speakers, takes 0-4 (FSDD's own test split): seen voices, unheard takes.
@@ -283,6 +285,7 @@ impl AudioImageSet {
             let unseen = self.unseen_speakers.contains(&r.speaker);
             let keep = match takes {
                 Takes::Fit => !unseen && r.index >= 10,
+                Takes::FitAndValidation => !unseen && r.index >= 5,
                 Takes::Validation => !unseen && (5..10).contains(&r.index),
                 Takes::SeenTest => !unseen && r.index < 5,
                 Takes::Unseen => unseen,

@@ -397,18 +397,11 @@ fn is_spoken(model: &TrainedModel) -> bool {
     )
 }
 
-/// The recordings and MNIST digits of a pseudo-Siamese run: FSDD from `--data-dir`, else the
-/// run's, else the usual place, else the folder training read.
+/// The recordings and MNIST digits of a pseudo-Siamese run, FSDD from the folder
+/// [`evaluation_data_dir`] chooses.
 fn spoken_mnist(model: &TrainedModel, opts: &DataOptions) -> Result<AudioImageSet, InferError> {
-    let explicit = opts.data_dir.clone().or(model.meta.train.data_dir.clone());
-    let mut dir = resolve_named_dir(FSDD, explicit.as_deref());
-    if explicit.is_none()
-        && !dir.join("metadata.tsv").is_file()
-        && let Some(used) = &model.meta.data_dir_used
-    {
-        dir = used.clone();
-    }
-    Ok(load_spoken_mnist(Some(&dir), &opts.download)?.0)
+    let dir = evaluation_data_dir(model, opts);
+    Ok(load_spoken_mnist(dir.as_deref(), &opts.download)?.0)
 }
 
 fn is_omniglot(model: &TrainedModel) -> bool {

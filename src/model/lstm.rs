@@ -108,8 +108,9 @@ impl LstmEncoder {
             linears.push(&gate.input_transform);
             linears.push(&gate.hidden_transform);
         }
-        let mut kernels = self.dense.weight.val().square().sum().zeros_like();
-        let mut biases = kernels.clone();
+        let device = self.dense.weight.device();
+        let mut kernels = Tensor::<1>::zeros([1], &device);
+        let mut biases = Tensor::<1>::zeros([1], &device);
         for l in linears {
             kernels = kernels + l.weight.val().square().sum();
             if let Some(b) = &l.bias {

@@ -170,21 +170,14 @@ fn spoken_mnist_data(
             "--classes: pairs need at least two digits".into(),
         ));
     }
-    let mut fit_takes = set.recordings_by_class(Takes::Fit, &classes, config.limit);
+    // Without a validation hold-out, takes 5-49 are fitted, `--limit` counting over all of them.
+    let fitted = if config.validation_split == 0.0 {
+        Takes::FitAndValidation
+    } else {
+        Takes::Fit
+    };
+    let fit_takes = set.recordings_by_class(fitted, &classes, config.limit);
     let validation_takes = set.recordings_by_class(Takes::Validation, &classes, None);
-    if config.validation_split == 0.0 {
-        // Takes 5-49 are fitted, `--limit` counting over all of them.
-        for (f, v) in fit_takes.iter_mut().zip(&validation_takes) {
-            f.extend(v);
-            if let Some(limit) = config.limit {
-                let mut by_take: Vec<u32> = f.clone();
-                by_take.sort_by_key(|&i| (set.recordings[i as usize].index, i));
-                by_take.truncate(limit);
-                by_take.sort_unstable();
-                *f = by_take;
-            }
-        }
-    }
     let test_takes = set.recordings_by_class(Takes::Unseen, &classes, None);
     for (what, takes) in [("fitted", &fit_takes), ("held-out speakers'", &test_takes)] {
         if let Some(i) = takes.iter().position(Vec::is_empty) {
