@@ -19,6 +19,11 @@ pub enum Stream {
         /// Zero-based epoch index.
         epoch: usize,
     },
+    /// The random distortions of the training images in one epoch.
+    Distort {
+        /// Zero-based epoch index.
+        epoch: usize,
+    },
     /// Any other consumer, told apart by a tag.
     Other(u64),
 }
@@ -29,6 +34,7 @@ impl Stream {
             Stream::Pairs => 0x5041_4952,
             Stream::Init => 0x494e_4954,
             Stream::Shuffle { epoch } => 0x5348_5546_0000_0000 ^ epoch as u64,
+            Stream::Distort { epoch } => 0x4449_5354_0000_0000 ^ epoch as u64,
             Stream::Other(tag) => 0x4f54_4845_0000_0000 ^ tag,
         }
     }
@@ -67,7 +73,8 @@ mod tests {
         let e0 = stream_rng(7, Stream::Shuffle { epoch: 0 }).next_u64();
         let e1 = stream_rng(7, Stream::Shuffle { epoch: 1 }).next_u64();
         let other_seed = stream_rng(8, Stream::Pairs).next_u64();
-        let all = [pairs, init, e0, e1, other_seed];
+        let d0 = stream_rng(7, Stream::Distort { epoch: 0 }).next_u64();
+        let all = [pairs, init, e0, e1, other_seed, d0];
         for i in 0..all.len() {
             for j in i + 1..all.len() {
                 assert_ne!(all[i], all[j], "streams {i} and {j} collide");

@@ -58,6 +58,7 @@ fn eval_options() -> siamese::infer::EvalOptions {
             },
             seed: 0,
             invert: false,
+            run_folder: None,
         },
         batch: 512,
         figures: None,

@@ -304,6 +304,11 @@ fn bad_inputs_get_errors_that_name_them() {
         &["embed", "--model", run, "no/such/file.png"],
         "no/such/file.png: no such file",
     );
+    // A recording, for a model of images.
+    expect_error(
+        &["embed", "--model", run, "clip.wav"],
+        "clip.wav: a recording; only a pseudo-Siamese model",
+    );
     // An index past the end.
     expect_error(
         &[

@@ -59,6 +59,7 @@ impl DataArgs {
             },
             seed,
             invert,
+            run_folder: None,
         }
     }
 }

@@ -41,17 +41,22 @@ struct Verdict {
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let model = args.model.open()?;
     let prep = model.image_prep(args.model.invert);
-    let data = args.data.options(args.model.invert, 0);
+    let data = args
+        .data
+        .options(args.model.invert, 0)
+        .with_run_folder(&model);
     let mut images = Vec::with_capacity(2);
     let mut left_pixels = None;
     if model.net.is_pseudo() {
-        left_pixels = Some(recording_pixels(&args.a).with_context(|| {
-            format!(
-                "{}: a pseudo-Siamese model compares a recording (first, a mono 8 kHz WAV \
+        left_pixels = Some(
+            siamese::infer::recording_image(std::path::Path::new(&args.a)).with_context(|| {
+                format!(
+                    "{}: a pseudo-Siamese model compares a recording (first, a mono 8 kHz WAV \
                  file) with an image (second)",
-                args.a
-            )
-        })?);
+                    args.a
+                )
+            })?,
+        );
     }
     if left_pixels.is_some() && args.b.to_ascii_lowercase().ends_with(".wav") {
         anyhow::bail!(
@@ -111,26 +116,4 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// A recording as the pseudo-Siamese network's left input: its log-mel image.
-fn recording_pixels(path: &str) -> anyhow::Result<Vec<u8>> {
-    use siamese::data::audio::{MelSpec, read_wav};
-    let spec = MelSpec::spoken_digits();
-    let (samples, rate) = read_wav(std::path::Path::new(path))?;
-    if rate != spec.sample_rate {
-        anyhow::bail!(
-            "{path}: sample rate {rate} Hz; the model was trained on {} Hz recordings",
-            spec.sample_rate
-        );
-    }
-    let front = spec.front_end().map_err(anyhow::Error::msg)?;
-    let image = front.log_mel_image(&samples, siamese::data::fsdd::FRAMES);
-    if image.iter().all(|&v| v == 0) {
-        anyhow::bail!(
-            "{path}: no sound to judge (silent, or shorter than one {}-sample frame)",
-            spec.n_fft
-        );
-    }
-    Ok(image)
 }

@@ -1,12 +1,15 @@
 //! `siamese embed`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use siamese::infer::{EmbedFormat, encode_embeddings, gather_inputs, rows_file};
+use siamese::infer::{
+    EmbedFormat, EmbedInputs, encode_embeddings, gather_inputs, gather_recordings, is_wav,
+    rows_file,
+};
 use siamese::io::write_atomic;
 
 use super::common::{DataArgs, ModelArgs};
@@ -19,7 +22,9 @@ pub struct EmbedArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// What to embed: image files, folders of images (walked recursively), IDX image files, or
-    /// dataset splits such as fashion-mnist:test; `SOURCE#N` picks one image of a set.
+    /// dataset splits such as fashion-mnist:test; `SOURCE#N` picks one image of a set. A
+    /// pseudo-Siamese model also takes recordings (8 kHz WAV files, or folders of them): they
+    /// go through its recordings' branch into the same space and come first in the output.
     #[arg(required = true, value_name = "INPUTS")]
     pub inputs: Vec<String>,
     /// Output file; `-` writes CSV or JSON lines to stdout.
@@ -88,14 +93,51 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
     let model = args.model.open()?;
     model.check_embeds()?;
     let prep = model.image_prep(args.model.invert);
-    let inputs = gather_inputs(
-        &args.inputs,
-        &prep,
-        &args.data.options(args.model.invert, 0),
-    )?;
-    if inputs.is_empty() {
+    // A pseudo-Siamese model embeds recordings (WAV files, and those in folders) through its
+    // recordings' branch and images through the other, into one space: recordings first.
+    let pseudo = model.net.is_pseudo();
+    if !pseudo && let Some(wav) = args.inputs.iter().find(|i| is_wav(Path::new(i))) {
         anyhow::bail!(
-            "no images found in {} ({} hidden and {} non-image files skipped)",
+            "{wav}: a recording; only a pseudo-Siamese model (--arch pseudo) embeds recordings"
+        );
+    }
+    let recordings = if pseudo {
+        gather_recordings(&args.inputs)?
+    } else {
+        EmbedInputs::default()
+    };
+    let image_inputs: Vec<String> = args
+        .inputs
+        .iter()
+        .filter(|i| !is_wav(Path::new(i)))
+        .cloned()
+        .collect();
+    let mut inputs = if image_inputs.is_empty() {
+        EmbedInputs::default()
+    } else {
+        gather_inputs(
+            &image_inputs,
+            &prep,
+            &args
+                .data
+                .options(args.model.invert, 0)
+                .with_run_folder(&model),
+        )?
+    };
+    // Recordings found in folders are not "non-image entries" for a pseudo-Siamese model.
+    let wav_args = args.inputs.len() - image_inputs.len();
+    inputs.skipped.not_images = inputs
+        .skipped
+        .not_images
+        .saturating_sub(recordings.len() - wav_args);
+    if inputs.is_empty() && recordings.is_empty() {
+        anyhow::bail!(
+            "no {} found in {} ({} hidden and {} other files skipped)",
+            if pseudo {
+                "recordings or images"
+            } else {
+                "images"
+            },
             args.inputs.join(", "),
             inputs.skipped.hidden,
             inputs.skipped.not_images
@@ -109,17 +151,42 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let started = Instant::now();
-    let embeddings = model.embed(&inputs.pixels, inputs.len(), args.batch_size)?;
+    let mut embeddings = if recordings.is_empty() {
+        Vec::new()
+    } else {
+        model.embed_recordings(&recordings.pixels, recordings.len(), args.batch_size)?
+    };
+    if !inputs.is_empty() {
+        embeddings.extend(model.embed(&inputs.pixels, inputs.len(), args.batch_size)?);
+    }
     let seconds = started.elapsed().as_secs_f64();
+    let count = recordings.len() + inputs.len();
+    tracing::info!(
+        "embedded {count} inputs ({} recordings, {} images) in {seconds:.2} s ({:.0} per second)",
+        recordings.len(),
+        inputs.len(),
+        count as f64 / seconds.max(1e-9)
+    );
+    let sources: Vec<String> = recordings
+        .sources
+        .iter()
+        .chain(&inputs.sources)
+        .cloned()
+        .collect();
+    let labels: Vec<String> = recordings
+        .labels
+        .iter()
+        .chain(&inputs.labels)
+        .cloned()
+        .collect();
     let dim = model.embedding_dim();
     tracing::info!(
         "embedded {} images in {seconds:.2} s ({:.0} per second)",
         inputs.len(),
         inputs.len() as f64 / seconds.max(1e-9)
     );
-    let (bytes, rows) =
-        encode_embeddings(format, &embeddings, dim, &inputs.sources, &inputs.labels)
-            .map_err(anyhow::Error::msg)?;
+    let (bytes, rows) = encode_embeddings(format, &embeddings, dim, &sources, &labels)
+        .map_err(anyhow::Error::msg)?;
     if to_stdout {
         use std::io::Write;
         std::io::stdout().write_all(&bytes)?;
@@ -133,9 +200,6 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
         write_atomic(&path, &rows).with_context(|| format!("writing {}", path.display()))?;
         written = format!("{written} and {}", path.display());
     }
-    println!(
-        "{} embeddings of {dim} values written to {written}",
-        inputs.len()
-    );
+    println!("{count} embeddings of {dim} values written to {written}");
     Ok(ExitCode::SUCCESS)
 }

@@ -75,6 +75,16 @@ pub struct TrainArgs {
     /// classes (how Omniglot is usually trained; square images only).
     #[arg(long)]
     pub rotate_classes: bool,
+    /// Omniglot with online mining: draw each batch's classes from one alphabet (each rotation
+    /// of an alphabet counting as its own), so negatives look alike as in a within-alphabet
+    /// one-shot test; a batch larger than its alphabet is filled from others.
+    #[arg(long)]
+    pub alphabet_batches: bool,
+    /// Distort each training image at random every time it is drawn, as Koch et al. (2015)
+    /// did on Omniglot: rotation up to 10 degrees, shear up to 0.3, scale 0.8-1.2, shift up to
+    /// 2 pixels in 105, each applied with probability 1/2.
+    #[arg(long)]
+    pub distort: bool,
     /// Distance below which a pair is called "same" [default: 0.5]. Used by the chapter's
     /// encoder and the 2-channel network; triplet runs and other encoders calibrate it on the
     /// validation pairs at the end of training.
@@ -114,7 +124,7 @@ pub struct TrainArgs {
     /// Continue the run in this folder from its last checkpoint, with its saved settings.
     #[arg(long, value_name = "RUN", conflicts_with_all = [
         "arch", "mining", "encoder", "audio_encoder", "normalize", "kernel_l2", "bias_l1", "classes_per_batch", "images_per_class",
-        "epochs", "batch_size", "lr", "margin", "temperature", "rotate_classes", "threshold", "seed", "validation_split", "classes", "dataset", "limit", "image_size", "out"
+        "epochs", "batch_size", "lr", "margin", "temperature", "rotate_classes", "alphabet_batches", "distort", "threshold", "seed", "validation_split", "classes", "dataset", "limit", "image_size", "out"
     ])]
     pub resume: Option<PathBuf>,
     /// Replace the run already in --out instead of refusing.
@@ -207,6 +217,8 @@ impl TrainArgs {
             c.temperature = v;
         }
         c.rotate_classes = self.rotate_classes;
+        c.alphabet_batches = self.alphabet_batches;
+        c.distort = self.distort;
         if let Some(v) = self.seed {
             c.seed = v;
         }

@@ -18,7 +18,7 @@ pub mod mnist;
 pub mod omniglot;
 pub mod pairs_csv;
 
-pub use augment::with_rotated_classes;
+pub use augment::{Affine, with_rotated_classes};
 pub use download::{DownloadOptions, ensure_files_with, md5_file};
 pub use error::DataError;
 pub use folder::{FolderSet, load_folder};

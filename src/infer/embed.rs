@@ -116,7 +116,7 @@ pub fn gather_inputs(
                 idx_images(path, prep, &mut out)?;
             }
         } else if let Some((dataset, split)) = parse_split(input) {
-            let dir = resolve_data_dir(dataset, data.data_dir.as_deref());
+            let dir = resolve_data_dir(dataset, data.folder_for(dataset).as_deref());
             ensure_files(dataset, &dir, &data.download)?;
             let set = load_split(dataset, &dir, split)?;
             check_size(input, set.rows, set.cols, prep)?;
@@ -130,6 +130,89 @@ pub fn gather_inputs(
                 "{input}: no such file or folder, and not a dataset split; expected an image file, \
                  a folder of images, an IDX image file, or NAME:SPLIT such as fashion-mnist:test"
             )));
+        }
+    }
+    Ok(out)
+}
+
+/// A recording (a mono WAV at the spoken-digit rate, 8 kHz) as a pseudo-Siamese network's
+/// left input: its 8-bit log-mel image, as training computed it. An error, naming the file, for
+/// another rate or a clip with no sound in it.
+pub fn recording_image(path: &Path) -> Result<Vec<u8>, InferError> {
+    use crate::data::audio::{MelSpec, read_wav};
+    let spec = MelSpec::spoken_digits();
+    let (samples, rate) = read_wav(path)?;
+    if rate != spec.sample_rate {
+        return Err(InferError::Invalid(format!(
+            "{}: sample rate {rate} Hz; the model was trained on {} Hz recordings",
+            path.display(),
+            spec.sample_rate
+        )));
+    }
+    let front = spec.front_end().map_err(InferError::Invalid)?;
+    let image = front.log_mel_image(&samples, crate::data::fsdd::FRAMES);
+    if image.iter().all(|&v| v == 0) {
+        return Err(InferError::Invalid(format!(
+            "{}: no sound in it (silent, or shorter than one {}-sample frame)",
+            path.display(),
+            spec.n_fft
+        )));
+    }
+    Ok(image)
+}
+
+/// Whether `path` names a WAV file by its extension.
+pub fn is_wav(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+}
+
+/// The recordings `inputs` name, as log-mel images ([`recording_image`]): WAV files, and the
+/// WAV files under folders (walked recursively, hidden entries skipped, in path order). Other
+/// inputs are left to [`gather_inputs`]. Labels are the folder a file sits in, as for images.
+pub fn gather_recordings(inputs: &[String]) -> Result<EmbedInputs, InferError> {
+    let mut out = EmbedInputs::default();
+    for input in inputs {
+        let root = Path::new(input);
+        let files = if root.is_dir() {
+            let mut files = Vec::new();
+            let mut stack = vec![root.to_path_buf()];
+            while let Some(dir) = stack.pop() {
+                let entries = std::fs::read_dir(&dir).map_err(|e| {
+                    InferError::Invalid(format!("{}: cannot list it: {e}", dir.display()))
+                })?;
+                for entry in entries {
+                    let path = entry
+                        .map_err(|e| {
+                            InferError::Invalid(format!("{}: cannot list it: {e}", dir.display()))
+                        })?
+                        .path();
+                    if crate::data::image::is_hidden(&path) {
+                        continue;
+                    }
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if is_wav(&path) {
+                        files.push(path);
+                    }
+                }
+            }
+            files.sort();
+            files
+        } else if root.is_file() && is_wav(root) {
+            vec![root.to_path_buf()]
+        } else {
+            continue;
+        };
+        for file in files {
+            let label = file
+                .parent()
+                .filter(|p| *p != root)
+                .and_then(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            out.push(&recording_image(&file)?, file.display().to_string(), label);
         }
     }
     Ok(out)

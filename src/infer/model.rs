@@ -157,8 +157,37 @@ impl TrainedModel {
 
     /// Embeddings of `count` images given as 8-bit pixels (`count x height x width`, the model's
     /// input size), scaled to [0, 1] as in training, computed `batch` images at a time.
-    /// Returns `count x embedding_dim` values, row by row.
+    /// Returns `count x embedding_dim` values, row by row. A pseudo-Siamese network embeds
+    /// them through its image branch.
     pub fn embed(&self, pixels: &[u8], count: usize, batch: usize) -> Result<Vec<f32>, InferError> {
+        self.embed_through(pixels, count, batch, false)
+    }
+
+    /// A pseudo-Siamese network's embeddings of `count` recordings given as their 8-bit
+    /// log-mel images ([`recording_image`](super::recording_image)), through its recordings'
+    /// branch, into the space its images are embedded in. An error for other networks.
+    pub fn embed_recordings(
+        &self,
+        pixels: &[u8],
+        count: usize,
+        batch: usize,
+    ) -> Result<Vec<f32>, InferError> {
+        if !self.net.is_pseudo() {
+            return Err(InferError::Invalid(format!(
+                "{}: only a pseudo-Siamese network (--arch pseudo) embeds recordings",
+                self.run.root().display()
+            )));
+        }
+        self.embed_through(pixels, count, batch, true)
+    }
+
+    fn embed_through(
+        &self,
+        pixels: &[u8],
+        count: usize,
+        batch: usize,
+        left: bool,
+    ) -> Result<Vec<f32>, InferError> {
         self.check_embeds()?;
         let input = &self.meta.model.input;
         let size = input.channels * input.height * input.width;
@@ -179,9 +208,14 @@ impl TrainedModel {
                 TensorData::new(values, [n, input.channels, input.height, input.width]),
                 &self.device,
             );
-            let e = self.net.embed(x).into_data();
+            let e = if left {
+                self.net.embed_left(x)
+            } else {
+                self.net.embed(x)
+            };
             out.extend(
-                e.try_into_vec::<f32>()
+                e.into_data()
+                    .try_into_vec::<f32>()
                     .map_err(|e| InferError::Model(format!("{e:?}")))?,
             );
         }
@@ -250,16 +284,6 @@ impl TrainedModel {
     /// Whether the model has embeddings of single images; the error says why not (a 2-channel
     /// network judges pairs only).
     pub fn check_embeds(&self) -> Result<(), InferError> {
-        if self.net.is_pseudo() {
-            // Known gap: embeddings of one branch (recordings or images) would need `embed` to
-            // take audio files and to say which branch; not built yet.
-            return Err(InferError::Invalid(format!(
-                "{}: a pseudo-Siamese network has two encoders for two kinds of input; this \
-                 version does not embed through one branch alone. Use evaluate, or compare \
-                 with a recording (.wav) and an image",
-                self.run.root().display()
-            )));
-        }
         if self.net.is_two_channel() {
             return Err(InferError::Invalid(format!(
                 "{}: a 2-channel network judges pairs of images stacked as one input, so a \

@@ -88,6 +88,32 @@ pub struct DataOptions {
     pub seed: u64,
     /// Invert user images (a dark object on a light background) before use.
     pub invert: bool,
+    /// The run's IDX dataset and the folder evaluation reads it from
+    /// ([`DataOptions::with_run_folder`]): `gather_inputs` reads that dataset's splits
+    /// (`fashion-mnist:test`) from there when `data_dir` is not given.
+    pub run_folder: Option<(IdxDataset, PathBuf)>,
+}
+
+impl DataOptions {
+    /// These options, also knowing where `model`'s run found its dataset (the folder
+    /// [`evaluation_data_dir`] chooses), so that its splits are found without
+    /// `SIAMESE_DATA` or a download, as `evaluate` finds them.
+    pub fn with_run_folder(mut self, model: &TrainedModel) -> Self {
+        if let Ok(DatasetSpec::Idx(dataset)) = DatasetSpec::parse(&model.meta.train.dataset) {
+            self.run_folder = evaluation_data_dir(model, &self).map(|dir| (dataset, dir));
+        }
+        self
+    }
+
+    /// The folder to read `dataset` from, when one is known: `data_dir`, else the run's.
+    pub(crate) fn folder_for(&self, dataset: IdxDataset) -> Option<PathBuf> {
+        self.data_dir.clone().or_else(|| {
+            self.run_folder
+                .as_ref()
+                .filter(|(d, _)| *d == dataset)
+                .map(|(_, dir)| dir.clone())
+        })
+    }
 }
 
 /// The IDX dataset of the run, or an error saying which pair sets need one.

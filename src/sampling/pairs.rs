@@ -41,6 +41,14 @@ pub enum SamplingError {
         /// Classes available.
         classes: usize,
     },
+    /// Class groups for a P x K sampler that do not match its classes.
+    #[error("{groups} class groups given for {classes} classes")]
+    GroupCount {
+        /// Groups given.
+        groups: usize,
+        /// Classes of the sampler.
+        classes: usize,
+    },
     /// After the 80/20 split a side has fewer than two images per class, so no pair exists.
     #[error(
         "only {per_class} images per class are available (the smallest class, {class}, limits it); \

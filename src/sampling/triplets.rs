@@ -82,11 +82,18 @@ pub fn offline_triplets<R: Rng>(
 /// replacement and `k` images of each, drawn without replacement (with replacement from a
 /// class smaller than `k`). Every batch therefore has `k - 1` positives per anchor and
 /// `(p - 1) k` negatives, so every anchor is in a valid triplet.
+///
+/// With groups ([`PkSampler::with_groups`]), a batch's classes come from one group where it can:
+/// see [`PkSampler::batch`].
 #[derive(Debug, Clone)]
 pub struct PkSampler {
     per_class: Vec<Vec<u32>>,
     p: usize,
     k: usize,
+    /// Per class slot, its group; empty when batches draw from all classes alike.
+    slot_group: Vec<usize>,
+    /// Per group, its class slots in order.
+    groups: Vec<Vec<usize>>,
 }
 
 impl PkSampler {
@@ -105,7 +112,41 @@ impl PkSampler {
                 classes: per_class.len(),
             });
         }
-        Ok(Self { per_class, p, k })
+        Ok(Self {
+            per_class,
+            p,
+            k,
+            slot_group: Vec::new(),
+            groups: Vec::new(),
+        })
+    }
+
+    /// Draw each batch's classes from one group (e.g. one Omniglot alphabet), so that its
+    /// negatives are the hard ones a within-group test meets. `slot_group[i]` is the group of
+    /// the sampler's `i`-th class; groups are numbered from 0 and may be sparse.
+    pub fn with_groups(mut self, slot_group: Vec<usize>) -> Result<Self, SamplingError> {
+        if slot_group.len() != self.per_class.len() {
+            return Err(SamplingError::GroupCount {
+                groups: slot_group.len(),
+                classes: self.per_class.len(),
+            });
+        }
+        let count = slot_group.iter().max().map_or(0, |&g| g + 1);
+        let mut groups = vec![Vec::new(); count];
+        for (slot, &g) in slot_group.iter().enumerate() {
+            groups[g].push(slot);
+        }
+        groups.retain(|g| !g.is_empty());
+        // Renumber so that `groups[slot_group[slot]]` holds `slot`.
+        let mut renumbered = vec![0; slot_group.len()];
+        for (g, slots) in groups.iter().enumerate() {
+            for &slot in slots {
+                renumbered[slot] = g;
+            }
+        }
+        self.slot_group = renumbered;
+        self.groups = groups;
+        Ok(self)
     }
 
     /// Images per batch: `p * k`.
@@ -128,9 +169,13 @@ impl PkSampler {
     }
 
     /// One batch: image indices and their class positions.
+    ///
+    /// Without groups its `p` classes are drawn uniformly without replacement. With groups, a
+    /// class drawn uniformly picks the group (so a group is chosen in proportion to its
+    /// classes); `min(p, group size)` classes are drawn from that group without replacement,
+    /// and any places left from the other groups' classes.
     pub fn batch<R: Rng>(&self, rng: &mut R) -> (Vec<u32>, Vec<u32>) {
-        let mut classes: Vec<usize> = (0..self.per_class.len()).collect();
-        let (chosen, _) = classes.partial_shuffle(rng, self.p);
+        let chosen = self.batch_classes(rng);
         let mut images = Vec::with_capacity(self.batch_size());
         let mut labels = Vec::with_capacity(self.batch_size());
         for &c in chosen.iter() {
@@ -145,6 +190,23 @@ impl PkSampler {
             labels.extend(std::iter::repeat_n(c as u32, self.k));
         }
         (images, labels)
+    }
+
+    fn batch_classes<R: Rng>(&self, rng: &mut R) -> Vec<usize> {
+        let n = self.per_class.len();
+        if self.groups.is_empty() {
+            let mut classes: Vec<usize> = (0..n).collect();
+            return classes.partial_shuffle(rng, self.p).0.to_vec();
+        }
+        let group = self.slot_group[rng.random_range(0..n)];
+        let mut within = self.groups[group].clone();
+        let take = self.p.min(within.len());
+        let mut chosen = within.partial_shuffle(rng, take).0.to_vec();
+        if take < self.p {
+            let mut others: Vec<usize> = (0..n).filter(|&c| self.slot_group[c] != group).collect();
+            chosen.extend_from_slice(others.partial_shuffle(rng, self.p - take).0);
+        }
+        chosen
     }
 }
 
@@ -239,5 +301,65 @@ mod tests {
                 "{p} {k}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn grouped_batches_draw_their_classes_from_one_group() {
+        // Six classes of 4 images in groups numbered 5, 5, 5, 9, 9, 2 (sparse on purpose).
+        let per_class: Vec<Vec<u32>> = (0..6).map(|c| (c * 10..c * 10 + 4).collect()).collect();
+        let groups = vec![5, 5, 5, 9, 9, 2];
+        let group_of = |slot: u32| groups[slot as usize];
+        let sampler = PkSampler::new(per_class.clone(), &[0, 1, 2, 3, 4, 5], 2, 2)
+            .unwrap()
+            .with_groups(groups.clone())
+            .unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut batches_of = std::collections::HashMap::new();
+        for _ in 0..600 {
+            let (_, labels) = sampler.batch(&mut rng);
+            let (a, b) = (labels[0], labels[2]);
+            assert_ne!(a, b);
+            if group_of(a) == 2 || group_of(b) == 2 {
+                // Group 2 has one class: the other place is filled from another group.
+                assert_ne!(group_of(a), group_of(b));
+            } else {
+                assert_eq!(group_of(a), group_of(b), "{labels:?}");
+            }
+            let key = if group_of(a) == 2 || group_of(b) == 2 {
+                2
+            } else {
+                group_of(a)
+            };
+            *batches_of.entry(key).or_insert(0usize) += 1;
+        }
+        // A group is picked in proportion to its classes: 3/6, 2/6 and 1/6 of the batches
+        // (groups 5 and 9 fill both places themselves, so group 2 is never a filler here).
+        let share = |g| batches_of[&g] as f64 / 600.0;
+        assert!((share(5) - 0.5).abs() < 0.06, "{batches_of:?}");
+        assert!((share(9) - 1.0 / 3.0).abs() < 0.06, "{batches_of:?}");
+        assert!((share(2) - 1.0 / 6.0).abs() < 0.06, "{batches_of:?}");
+
+        // P larger than every group: the whole group, then others.
+        let wide = PkSampler::new(per_class.clone(), &[0, 1, 2, 3, 4, 5], 4, 2)
+            .unwrap()
+            .with_groups(groups.clone())
+            .unwrap();
+        for _ in 0..100 {
+            let (_, labels) = wide.batch(&mut rng);
+            let mut classes: Vec<u32> = labels.chunks(2).map(|c| c[0]).collect();
+            let first = group_of(classes[0]);
+            let members = groups.iter().filter(|&&g| g == first).count();
+            assert!(classes[..members].iter().all(|&c| group_of(c) == first));
+            assert!(classes[members..].iter().all(|&c| group_of(c) != first));
+            classes.sort();
+            classes.dedup();
+            assert_eq!(classes.len(), 4, "classes drawn without replacement");
+        }
+
+        let e = PkSampler::new(per_class, &[0, 1, 2, 3, 4, 5], 2, 2)
+            .unwrap()
+            .with_groups(vec![0, 1])
+            .unwrap_err();
+        assert_eq!(e.to_string(), "2 class groups given for 6 classes");
     }
 }

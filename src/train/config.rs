@@ -103,6 +103,15 @@ pub struct TrainConfig {
     /// classes (Omniglot's usual augmentation).
     #[serde(default)]
     pub rotate_classes: bool,
+    /// Online mining on Omniglot: draw each batch's classes from one alphabet (a rotation of
+    /// an alphabet counts as an alphabet of its own), so that its negatives are the
+    /// look-alikes a within-alphabet one-shot episode holds.
+    #[serde(default)]
+    pub alphabet_batches: bool,
+    /// Distort every training image at random each time it is drawn (rotation, shear, scale,
+    /// shift; [`crate::data::Affine::random`]).
+    #[serde(default)]
+    pub distort: bool,
     /// The seed every random stream derives from.
     pub seed: u64,
     /// Share of the training pairs held out (from the end, unshuffled) for validation.
@@ -131,6 +140,8 @@ impl Default for TrainConfig {
             margin: 1.0,
             temperature: default_temperature(),
             rotate_classes: false,
+            alphabet_batches: false,
+            distort: false,
             seed: 0,
             validation_split: 0.25,
             threshold: 0.5,
@@ -282,6 +293,18 @@ impl TrainConfig {
                 self.arch.name(),
                 self.dataset
             ));
+        }
+        if self.alphabet_batches
+            && (self.mining.is_none() || spec != crate::data::DatasetSpec::Omniglot)
+        {
+            return Err(
+                "--alphabet-batches applies to --dataset omniglot with online mining \
+                 (--arch triplet --mining batch-all, batch-hard, semi-hard or nca)"
+                    .into(),
+            );
+        }
+        if self.distort && cross_modal {
+            return Err("--distort applies to images, not to recordings".into());
         }
         if self.rotate_classes && cross_modal {
             return Err("--rotate-classes does not apply to recordings".into());

@@ -27,6 +27,9 @@ pub struct ChapterData {
     pub test: PairSet,
     /// The 80/20 split per class the pairs were built from.
     pub split: ChapterSplit,
+    /// Per class label, its group where the dataset has them (Omniglot: the alphabet, each
+    /// rotation of an alphabet a group of its own); empty otherwise.
+    pub class_groups: Vec<usize>,
 }
 
 /// Load the dataset and build the chapter's pairs for `config`.
@@ -38,6 +41,7 @@ pub fn chapter_data(
     if spec == DatasetSpec::SpokenMnist {
         return spoken_mnist_data(config, download);
     }
+    let mut class_groups = Vec::new();
     let (images, class_names, name) = match spec {
         DatasetSpec::Idx(dataset) => {
             let dir = resolve_data_dir(dataset, config.data_dir.as_deref());
@@ -67,6 +71,7 @@ pub fn chapter_data(
             let dir = resolve_named_dir(OMNIGLOT, config.data_dir.as_deref());
             let prep = ImagePrep::new(input.width, input.height);
             let set = load_omniglot(&dir, OmniglotSet::Background, &prep)?;
+            class_groups = set.class_alphabet.clone();
             (
                 set.images,
                 set.class_names,
@@ -76,6 +81,11 @@ pub fn chapter_data(
     };
     let originals = images.num_classes;
     let (images, class_names) = if config.rotate_classes {
+        // Turn t of class c is class c + t * originals, in group group(c) + t * groups.
+        let groups = class_groups.iter().max().map_or(0, |&g| g + 1);
+        class_groups = (0..4)
+            .flat_map(|turn| class_groups.iter().map(move |&g| g + turn * groups))
+            .collect();
         crate::data::with_rotated_classes(&images, &class_names)
             .map_err(|e| TrainError::Config(format!("--rotate-classes: {name}: {e}")))?
     } else {
@@ -132,6 +142,7 @@ pub fn chapter_data(
         validation,
         test,
         split,
+        class_groups,
     })
 }
 
@@ -220,6 +231,7 @@ fn spoken_mnist_data(
         fit,
         validation,
         test,
+        class_groups: Vec::new(),
     })
 }
 
@@ -334,12 +346,34 @@ pub fn run_data(config: &TrainConfig, download: &DownloadOptions) -> Result<RunD
             )
         }
         Some(_) => {
-            let sampler = PkSampler::new(
+            let smallest = fit.iter().map(Vec::len).min().unwrap_or(0);
+            if config.images_per_class > smallest {
+                tracing::warn!(
+                    "--images-per-class {} exceeds the {smallest} training images of the \
+                     smallest class: such classes repeat images within a batch (drawn with \
+                     replacement)",
+                    config.images_per_class
+                );
+            }
+            let mut sampler = PkSampler::new(
                 fit,
                 &split.classes,
                 config.classes_per_batch,
                 config.images_per_class,
             )?;
+            if config.alphabet_batches {
+                let groups = split
+                    .classes
+                    .iter()
+                    .map(|&c| chapter.class_groups.get(usize::from(c)).copied())
+                    .collect::<Option<Vec<usize>>>()
+                    .ok_or_else(|| {
+                        TrainError::Config(
+                            "--alphabet-batches: this dataset has no alphabets".into(),
+                        )
+                    })?;
+                sampler = sampler.with_groups(groups)?;
+            }
             let items = sampler.batches_per_epoch() * sampler.batch_size();
             (FitPlan::Online(sampler), items)
         }

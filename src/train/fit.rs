@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor};
 use indicatif::ProgressBar;
 use rand::seq::SliceRandom;
 
-use super::batch::{PairBatcher, image_tensor};
+use super::batch::{PairBatcher, image_tensor_distorted};
 use super::data::{FitPlan, RunData};
 use super::{Arch, TrainConfig, TrainError};
 use crate::data::ImageSet;
@@ -67,6 +67,9 @@ pub(super) fn fit_epoch(
     let eps = config.model.distance_epsilon;
     let (l2, l1) = (config.model.kernel_l2, config.model.bias_l1);
     let mut rng = epoch_rng(config, epoch);
+    let mut distort_rng = config
+        .distort
+        .then(|| stream_rng(config.seed, Stream::Distort { epoch }));
     let mut fit = EpochFit::default();
     // One optimisation step on `loss`, with the chapter's weight penalty added.
     let mut step = |model: SiameseNet,
@@ -102,7 +105,7 @@ pub(super) fn fit_epoch(
             order.shuffle(&mut rng);
             let mut batcher = PairBatcher::new(&data.images);
             for chunk in order.chunks(config.batch_size) {
-                let (x, y) = batcher.batch(pairs, chunk, device);
+                let (x, y) = batcher.batch_distorted(pairs, chunk, distort_rng.as_mut(), device);
                 let started = Instant::now();
                 let loss = if config.arch == Arch::TwoChannel {
                     bce_with_logits(model.pair_logits(x, chunk.len()), y)
@@ -118,7 +121,8 @@ pub(super) fn fit_epoch(
             order.shuffle(&mut rng);
             for chunk in order.chunks(config.batch_size) {
                 let n = chunk.len();
-                let x = triplet_tensor(&data.images, &triplets, chunk, device);
+                let x =
+                    triplet_tensor(&data.images, &triplets, chunk, distort_rng.as_mut(), device);
                 let started = Instant::now();
                 let e = model.embed(x);
                 let loss = triplet_loss(
@@ -137,7 +141,8 @@ pub(super) fn fit_epoch(
                 .ok_or_else(|| TrainError::Config("online batches without --mining".into()))?;
             for (images, labels) in sampler.epoch(&mut rng) {
                 let indices: Vec<usize> = images.iter().map(|&i| i as usize).collect();
-                let x = image_tensor(&data.images, &indices, device);
+                let x =
+                    image_tensor_distorted(&data.images, &indices, distort_rng.as_mut(), device);
                 let started = Instant::now();
                 let e = model.embed(x);
                 let (loss, count) = if mining == Mining::Nca {
@@ -161,13 +166,14 @@ fn triplet_tensor(
     images: &ImageSet,
     t: &TripletSet,
     chunk: &[usize],
+    distort: Option<&mut rand_chacha::ChaCha8Rng>,
     device: &Device,
 ) -> Tensor<4> {
     let indices: Vec<usize> = [&t.anchor, &t.positive, &t.negative]
         .iter()
         .flat_map(|side| chunk.iter().map(|&i| side[i] as usize))
         .collect();
-    image_tensor(images, &indices, device)
+    image_tensor_distorted(images, &indices, distort, device)
 }
 
 /// Validation figures of one epoch.

@@ -279,13 +279,21 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
             pairs_per_second: fitted.items as f64 / train_seconds,
             empty_batches: fitted.empty_batches,
         };
+        // No figure (no validation data, or NCA's loss) reads "n/a", not NaN.
+        let figure = |v: f64| {
+            if v.is_finite() {
+                format!("{v:.4}")
+            } else {
+                "n/a".to_string()
+            }
+        };
         info!(
-            "epoch {}/{}: loss {:.4}, val_loss {:.4}, val_accuracy {:.4}, {:.1} s ({:.1} s in steps, {:.0} {}/s)",
+            "epoch {}/{}: loss {:.4}, val_loss {}, val_accuracy {}, {:.1} s ({:.1} s in steps, {:.0} {}/s)",
             metrics.epoch,
             config.epochs,
             metrics.loss,
-            metrics.val_loss,
-            metrics.val_accuracy,
+            figure(metrics.val_loss),
+            figure(metrics.val_accuracy),
             metrics.seconds,
             metrics.step_seconds,
             metrics.pairs_per_second,
