@@ -238,45 +238,8 @@ fn a_run_is_evaluated_from_the_data_it_was_trained_on_without_the_variable() {
     // is used.
     let home = dir.path().join("home");
     std::fs::create_dir(&home).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_siamese"))
-        .args([
-            "evaluate",
-            "--model",
-            "r",
-            "--pairs",
-            "test",
-            "--no-figures",
-            "--no-download",
-            "--quiet",
-        ])
-        .current_dir(dir.path())
-        .env_remove("SIAMESE_DATA")
-        .env_remove("XDG_CACHE_HOME")
-        .env("HOME", &home)
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(out.contains("pairs 11988"), "{out}");
-    // compare and embed find the run's dataset splits the same way.
-    for args in [
-        &[
-            "compare",
-            "--model",
-            "r",
-            "fashion-mnist:test#0",
-            "fashion-mnist:test#1",
-        ][..],
-        &[
-            "embed",
-            "--model",
-            "r",
-            "fashion-mnist:test#2",
-            "--output",
-            "e.csv",
-        ][..],
-    ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_siamese"))
+    let without_data = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_siamese"))
             .args(args)
             .arg("--no-download")
             .current_dir(dir.path())
@@ -284,7 +247,34 @@ fn a_run_is_evaluated_from_the_data_it_was_trained_on_without_the_variable() {
             .env_remove("XDG_CACHE_HOME")
             .env("HOME", &home)
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    let o = without_data(&[
+        "evaluate",
+        "--model",
+        "r",
+        "--pairs",
+        "test",
+        "--no-figures",
+        "--quiet",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("pairs 11988"), "{out}");
+    // compare and embed find the run's dataset splits the same way.
+    let model = ["--model", "r"];
+    let compare = [
+        &["compare"][..],
+        &model,
+        &["fashion-mnist:test#0", "fashion-mnist:test#1"],
+    ];
+    let embed = [
+        &["embed"][..],
+        &model,
+        &["fashion-mnist:test#2", "--output", "e.csv"],
+    ];
+    for args in [compare.concat(), embed.concat()] {
+        let o = without_data(&args);
         // compare exits 0 (same) or 1 (different); 2 would be an error.
         assert!(
             matches!(o.status.code(), Some(0 | 1)) && !o.stdout.is_empty(),
@@ -500,7 +490,12 @@ fn a_pseudo_siamese_model_matches_recordings_with_images() {
         .collect();
     assert_eq!(rows.len(), 2);
     // Recordings come first.
-    assert!(rows[0]["source"].as_str().unwrap().ends_with("3_theo_7.wav"));
+    assert!(
+        rows[0]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("3_theo_7.wav")
+    );
     assert_eq!(rows[1]["source"], "mnist:test#0");
     let e = |i: usize| -> Vec<f64> {
         rows[i]["embedding"]
@@ -511,8 +506,16 @@ fn a_pseudo_siamese_model_matches_recordings_with_images() {
             .collect()
     };
     let (a, b) = (e(0), e(1));
-    let d = a.iter().zip(&b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
-    assert!((d - distance).abs() < 1e-4, "embed {d} against compare {distance}");
+    let d = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    assert!(
+        (d - distance).abs() < 1e-4,
+        "embed {d} against compare {distance}"
+    );
     // Two images do not fit this model; a recording does not fit an image model.
     expect_error(
         dir.path(),

@@ -161,30 +161,22 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let count = recordings.len() + inputs.len();
+    let what = if pseudo {
+        format!(
+            "{} recordings and {} images",
+            recordings.len(),
+            inputs.len()
+        )
+    } else {
+        format!("{count} images")
+    };
     tracing::info!(
-        "embedded {count} inputs ({} recordings, {} images) in {seconds:.2} s ({:.0} per second)",
-        recordings.len(),
-        inputs.len(),
+        "embedded {what} in {seconds:.2} s ({:.0} per second)",
         count as f64 / seconds.max(1e-9)
     );
-    let sources: Vec<String> = recordings
-        .sources
-        .iter()
-        .chain(&inputs.sources)
-        .cloned()
-        .collect();
-    let labels: Vec<String> = recordings
-        .labels
-        .iter()
-        .chain(&inputs.labels)
-        .cloned()
-        .collect();
+    let sources = [recordings.sources, inputs.sources].concat();
+    let labels = [recordings.labels, inputs.labels].concat();
     let dim = model.embedding_dim();
-    tracing::info!(
-        "embedded {} images in {seconds:.2} s ({:.0} per second)",
-        inputs.len(),
-        inputs.len() as f64 / seconds.max(1e-9)
-    );
     let (bytes, rows) = encode_embeddings(format, &embeddings, dim, &sources, &labels)
         .map_err(anyhow::Error::msg)?;
     if to_stdout {

@@ -88,6 +88,16 @@ pub fn prepare(image: &DynamicImage, prep: &ImagePrep) -> Vec<u8> {
 /// path; hidden entries (names starting with `.`) and files without an image extension are
 /// skipped and counted.
 pub fn image_files(root: &Path) -> Result<(Vec<PathBuf>, Skipped), DataError> {
+    files_under(root, has_image_extension)
+}
+
+/// Every file under `root` that `keep` accepts (`root` itself when it is a file), walking
+/// sub-folders, sorted by path; hidden entries (names starting with `.`) and files `keep`
+/// refuses are skipped and counted (the latter as `not_images`).
+pub fn files_under(
+    root: &Path,
+    keep: impl Fn(&Path) -> bool,
+) -> Result<(Vec<PathBuf>, Skipped), DataError> {
     let mut skipped = Skipped::default();
     let mut files = Vec::new();
     if root.is_file() {
@@ -101,7 +111,7 @@ pub fn image_files(root: &Path) -> Result<(Vec<PathBuf>, Skipped), DataError> {
                 skipped.hidden += 1;
             } else if entry.is_dir() {
                 stack.push(entry);
-            } else if has_image_extension(&entry) {
+            } else if keep(&entry) {
                 files.push(entry);
             } else {
                 skipped.not_images += 1;

@@ -9,8 +9,8 @@ use super::model::{InferError, TrainedModel};
 use super::sets::DataOptions;
 use crate::data::image::Skipped;
 use crate::data::{
-    IdxDataset, ImagePrep, Split, ensure_files, image_files, load_image, load_split, read_idx,
-    resolve_data_dir,
+    IdxDataset, ImagePrep, Split, ensure_files, files_under, image_files, load_image, load_split,
+    read_idx, resolve_data_dir,
 };
 
 /// Images gathered for embedding, each with where it came from.
@@ -101,12 +101,7 @@ pub fn gather_inputs(
             out.skipped.hidden += skipped.hidden;
             out.skipped.not_images += skipped.not_images;
             for file in files {
-                let label = file
-                    .parent()
-                    .filter(|p| *p != path)
-                    .and_then(|p| p.file_name())
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+                let label = folder_label(&file, path);
                 out.push(&load_image(&file, prep)?, file.display().to_string(), label);
             }
         } else if path.is_file() {
@@ -175,47 +170,26 @@ pub fn gather_recordings(inputs: &[String]) -> Result<EmbedInputs, InferError> {
     let mut out = EmbedInputs::default();
     for input in inputs {
         let root = Path::new(input);
-        let files = if root.is_dir() {
-            let mut files = Vec::new();
-            let mut stack = vec![root.to_path_buf()];
-            while let Some(dir) = stack.pop() {
-                let entries = std::fs::read_dir(&dir).map_err(|e| {
-                    InferError::Invalid(format!("{}: cannot list it: {e}", dir.display()))
-                })?;
-                for entry in entries {
-                    let path = entry
-                        .map_err(|e| {
-                            InferError::Invalid(format!("{}: cannot list it: {e}", dir.display()))
-                        })?
-                        .path();
-                    if crate::data::image::is_hidden(&path) {
-                        continue;
-                    }
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else if is_wav(&path) {
-                        files.push(path);
-                    }
-                }
-            }
-            files.sort();
-            files
-        } else if root.is_file() && is_wav(root) {
-            vec![root.to_path_buf()]
-        } else {
+        if !(root.is_dir() || root.is_file() && is_wav(root)) {
             continue;
-        };
+        }
+        let (files, _) = files_under(root, is_wav)?;
         for file in files {
-            let label = file
-                .parent()
-                .filter(|p| *p != root)
-                .and_then(|p| p.file_name())
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let label = folder_label(&file, root);
             out.push(&recording_image(&file)?, file.display().to_string(), label);
         }
     }
     Ok(out)
+}
+
+/// The class a file found under the input `root` is labelled with: the name of the folder it
+/// sits in, or nothing for a file directly in (or given as) the input.
+fn folder_label(file: &Path, root: &Path) -> String {
+    file.parent()
+        .filter(|p| *p != root)
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn check_size(source: &str, rows: usize, cols: usize, prep: &ImagePrep) -> Result<(), InferError> {
