@@ -489,7 +489,8 @@ fn a_pseudo_siamese_model_matches_recordings_with_images() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(rows.len(), 2);
-    // Recordings come first.
+    // Recordings come first; a file given directly has no folder label.
+    assert_eq!(rows[0]["label"], "");
     assert!(
         rows[0]["source"]
             .as_str()
@@ -516,7 +517,31 @@ fn a_pseudo_siamese_model_matches_recordings_with_images() {
         (d - distance).abs() < 1e-4,
         "embed {d} against compare {distance}"
     );
-    // Two images do not fit this model; a recording does not fit an image model.
+    // Without SIAMESE_DATA or a cache, MNIST is found beside the FSDD folder training read.
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_siamese"))
+        .args(["compare", "--model", "ps", "--no-download", "--json"])
+        .args([wav.to_str().unwrap(), "mnist:test#0"])
+        .current_dir(dir.path())
+        .env_remove("SIAMESE_DATA")
+        .env_remove("XDG_CACHE_HOME")
+        .env("HOME", &home)
+        .output()
+        .unwrap();
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["distance"].as_f64().unwrap(), distance);
+    expect_error(
+        dir.path(),
+        &["embed", "--model", "ps", "no-such.wav"],
+        "no-such.wav: no such file",
+    );
+    // Two images do not fit this model.
     expect_error(
         dir.path(),
         &["compare", "--model", "ps", "mnist:test#0", "mnist:test#1"],

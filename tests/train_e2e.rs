@@ -127,9 +127,12 @@ fn same_seed_same_weights_and_resume_matches() {
     );
 
     // An interrupted run: one epoch, stop, then resume to the end.
-    let mut first = options(dir.path().join("c"));
-    first.stop_after = Some(1);
-    let partial = train(&cfg, &first).unwrap();
+    let first_of = |out: std::path::PathBuf| {
+        let mut first = options(out);
+        first.stop_after = Some(1);
+        first
+    };
+    let partial = train(&cfg, &first_of(dir.path().join("c"))).unwrap();
     assert!(!partial.finished);
     assert!(!dir.path().join("c").join(MODEL_WEIGHTS).exists());
     let mut resume = options(dir.path().join("c"));
@@ -143,6 +146,21 @@ fn same_seed_same_weights_and_resume_matches() {
         "resumed run ended with other weights"
     );
     assert_eq!(resumed.metrics.test_accuracy, a.metrics.test_accuracy);
+
+    // A run without validation figures (`val_loss` and `val_accuracy` null in its
+    // checkpoints) resumes too.
+    let bare = TrainConfig {
+        validation_split: 0.0,
+        epochs: 2,
+        ..cfg.clone()
+    };
+    let partial = train(&bare, &first_of(dir.path().join("e"))).unwrap();
+    assert!(!partial.finished && partial.metrics.epochs[0].val_loss.is_nan());
+    let mut resume = options(dir.path().join("e"));
+    resume.resume = true;
+    let resumed = train(&bare, &resume).unwrap();
+    assert!(resumed.finished);
+    assert_eq!(resumed.metrics.epochs.len(), 2);
 
     // Another seed gives other weights.
     let other = TrainConfig {

@@ -309,6 +309,16 @@ fn bad_inputs_get_errors_that_name_them() {
         &["embed", "--model", run, "clip.wav"],
         "clip.wav: a recording; only a pseudo-Siamese model",
     );
+    expect_error(
+        &[
+            "compare",
+            "--model",
+            run,
+            "clip.wav",
+            "fashion-mnist:test#0",
+        ],
+        "clip.wav: a recording; only a pseudo-Siamese model",
+    );
     // An index past the end.
     expect_error(
         &[

@@ -47,6 +47,15 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         .with_run_folder(&model);
     let mut images = Vec::with_capacity(2);
     let mut left_pixels = None;
+    if !model.net.is_pseudo()
+        && let Some(wav) = [&args.a, &args.b]
+            .into_iter()
+            .find(|i| siamese::infer::is_wav(std::path::Path::new(i)))
+    {
+        anyhow::bail!(
+            "{wav}: a recording; only a pseudo-Siamese model (--arch pseudo) compares recordings"
+        );
+    }
     if model.net.is_pseudo() {
         left_pixels = Some(
             siamese::infer::recording_image(std::path::Path::new(&args.a)).with_context(|| {
@@ -58,7 +67,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             })?,
         );
     }
-    if left_pixels.is_some() && args.b.to_ascii_lowercase().ends_with(".wav") {
+    if left_pixels.is_some() && siamese::infer::is_wav(std::path::Path::new(&args.b)) {
         anyhow::bail!(
             "{}: a pseudo-Siamese model compares a recording (first) with an image (second), \
              not two recordings",

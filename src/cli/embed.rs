@@ -31,7 +31,7 @@ pub struct EmbedArgs {
     #[arg(short, long, default_value = "embeddings.npy")]
     pub output: PathBuf,
     /// npy (float32 rows x dim, with a .rows.tsv naming each row's source), csv or jsonl
-    /// [default: from the output's extension, else npy].
+    /// [default: from the output's extension: .npy, .csv or .jsonl].
     #[arg(long)]
     pub format: Option<String>,
     /// Images per batch.

@@ -25,6 +25,10 @@ pub fn read_wav(path: &Path) -> Result<(Vec<f32>, u32), DataError> {
         reason,
     };
     let reader = hound::WavReader::open(path).map_err(|e| match e {
+        // A file too short for a WAV header reads as an unexpected end of file.
+        hound::Error::IoError(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
+            bad("not a WAV file (it ends before the header does)".into())
+        }
         hound::Error::IoError(error) => DataError::io(path, error),
         other => bad(format!("not a WAV file ({other})")),
     })?;

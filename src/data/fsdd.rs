@@ -358,7 +358,7 @@ pub fn cross_pairs<R: Rng>(
 /// The MNIST folder for the spoken-digit pairs: the usual one (`$SIAMESE_DATA/mnist`, the user
 /// cache) when it holds the files, else `mnist/` beside the FSDD folder when that does, else the
 /// usual one (where missing files are downloaded).
-fn mnist_dir_for(fsdd_dir: &Path) -> PathBuf {
+pub fn mnist_dir_for(fsdd_dir: &Path) -> PathBuf {
     let dataset = super::IdxDataset::Mnist;
     let usual = super::resolve_data_dir(dataset, None);
     let has_files = |d: &Path| dataset.files().iter().all(|(f, _)| d.join(f).is_file());

@@ -170,6 +170,9 @@ pub fn gather_recordings(inputs: &[String]) -> Result<EmbedInputs, InferError> {
     let mut out = EmbedInputs::default();
     for input in inputs {
         let root = Path::new(input);
+        if is_wav(root) && !root.exists() {
+            return Err(InferError::Invalid(format!("{input}: no such file")));
+        }
         if !(root.is_dir() || root.is_file() && is_wav(root)) {
             continue;
         }
@@ -185,6 +188,9 @@ pub fn gather_recordings(inputs: &[String]) -> Result<EmbedInputs, InferError> {
 /// The class a file found under the input `root` is labelled with: the name of the folder it
 /// sits in, or nothing for a file directly in (or given as) the input.
 fn folder_label(file: &Path, root: &Path) -> String {
+    if file == root {
+        return String::new();
+    }
     file.parent()
         .filter(|p| *p != root)
         .and_then(|p| p.file_name())

@@ -1,6 +1,6 @@
 //! The pair sets and class pools an evaluation runs on.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rand_chacha::ChaCha8Rng;
 
@@ -98,9 +98,26 @@ impl DataOptions {
     /// These options, also knowing where `model`'s run found its dataset (the folder
     /// [`evaluation_data_dir`] chooses), so that its splits are found without
     /// `SIAMESE_DATA` or a download, as `evaluate` finds them.
+    ///
+    /// A pseudo-Siamese run's images are MNIST's, found as its training found them (beside its
+    /// FSDD folder); there `data_dir` may name the FSDD folder, as in `evaluate`, or MNIST's.
     pub fn with_run_folder(mut self, model: &TrainedModel) -> Self {
-        if let Ok(DatasetSpec::Idx(dataset)) = DatasetSpec::parse(&model.meta.train.dataset) {
-            self.run_folder = evaluation_data_dir(model, &self).map(|dir| (dataset, dir));
+        match DatasetSpec::parse(&model.meta.train.dataset) {
+            Ok(DatasetSpec::Idx(dataset)) => {
+                self.run_folder = evaluation_data_dir(model, &self).map(|dir| (dataset, dir));
+            }
+            Ok(DatasetSpec::SpokenMnist) => {
+                let mnist = IdxDataset::Mnist;
+                let holds_mnist =
+                    |dir: &Path| mnist.files().iter().all(|(f, _)| dir.join(f).is_file());
+                if self.data_dir.as_deref().is_some_and(holds_mnist) {
+                    return self;
+                }
+                let fsdd = resolve_named_dir(FSDD, evaluation_data_dir(model, &self).as_deref());
+                self.data_dir = None;
+                self.run_folder = Some((mnist, crate::data::fsdd::mnist_dir_for(&fsdd)));
+            }
+            _ => {}
         }
         self
     }

@@ -304,7 +304,11 @@ impl TrainConfig {
             );
         }
         if self.distort && cross_modal {
-            return Err("--distort applies to images, not to recordings".into());
+            return Err(
+                "--distort is not built for --arch pseudo: its affine distortions would also \
+                 turn the recordings' spectrograms, whose axes are time and pitch"
+                    .into(),
+            );
         }
         if self.rotate_classes && cross_modal {
             return Err("--rotate-classes does not apply to recordings".into());

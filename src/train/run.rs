@@ -57,10 +57,14 @@ pub struct EpochMetrics {
     pub epoch: usize,
     /// Mean training loss over the epoch's pairs (contrastive + weight penalty).
     pub loss: f64,
-    /// Validation loss (contrastive + weight penalty).
+    /// Validation loss (contrastive + weight penalty). NaN where there is none (no validation
+    /// data, or NCA): written as `null`, read back as NaN.
+    #[serde(deserialize_with = "nan_if_null")]
     pub val_loss: f64,
     /// Share of validation pairs right at the threshold (for a triplet network, at the
-    /// validation-best threshold, since its distances have no fixed scale).
+    /// validation-best threshold, since its distances have no fixed scale). NaN (`null`)
+    /// without validation data.
+    #[serde(deserialize_with = "nan_if_null")]
     pub val_accuracy: f64,
     /// Wall-clock seconds of the epoch, validation included.
     pub seconds: f64,
@@ -74,6 +78,12 @@ pub struct EpochMetrics {
     /// Online mining: batches that held no valid triplet (loss 0, no update).
     #[serde(default)]
     pub empty_batches: usize,
+}
+
+/// A figure that JSON holds as `null` when it was NaN (serde_json writes non-finite numbers
+/// as `null`), so that a checkpoint's metrics read back as they were written.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// `metrics.json`.
@@ -287,4 +297,33 @@ pub fn load_checkpoint(
         .load(dir.join("optim.bpk"))
         .map_err(|e| TrainError::Record(format!("checkpoint optimiser {}: {e}", dir.display())))?;
     Ok(Some((model, optim, progress)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run without validation figures (NCA, `--validation-split 0`) writes them as `null`;
+    /// its checkpoints must read back, or `--resume` fails.
+    #[test]
+    fn missing_validation_figures_survive_a_round_trip() {
+        let epoch = EpochMetrics {
+            epoch: 1,
+            loss: 0.5,
+            val_loss: f64::NAN,
+            val_accuracy: f64::NAN,
+            seconds: 1.0,
+            train_seconds: 0.9,
+            step_seconds: 0.8,
+            pairs_per_second: 100.0,
+            empty_batches: 0,
+        };
+        let text = serde_json::to_string(&epoch).unwrap();
+        assert!(text.contains("\"val_loss\":null"), "{text}");
+        let back: EpochMetrics = serde_json::from_str(&text).unwrap();
+        assert!(back.val_loss.is_nan() && back.val_accuracy.is_nan());
+        assert_eq!(back.loss, 0.5);
+        let figures: EpochMetrics = serde_json::from_str(&text.replace("null", "0.25")).unwrap();
+        assert_eq!((figures.val_loss, figures.val_accuracy), (0.25, 0.25));
+    }
 }
