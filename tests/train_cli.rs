@@ -411,6 +411,37 @@ fn omniglot_trains_and_is_tested_one_shot_within_alphabets() {
         ],
         "largest has 47",
     );
+    // Its characters can be embedded and compared by name: image 25 of the evaluation set
+    // is the second character's sixth drawing (20 drawings a character, in order).
+    let o = siamese(
+        dir.path(),
+        &[
+            "embed",
+            "--model",
+            "om",
+            "omniglot:evaluation#25",
+            "-o",
+            "-",
+            "--format",
+            "jsonl",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let row: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(row["source"], "omniglot:evaluation#25");
+    assert_eq!(row["label"], v["one_shot"][0]["classes"][1]);
+    assert_eq!(row["embedding"].as_array().unwrap().len(), 128);
+    let o = siamese(
+        dir.path(),
+        &[
+            "compare",
+            "--model",
+            "om",
+            "omniglot:background#0",
+            "omniglot:background#0",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "an image is the same as itself");
 }
 
 #[test]

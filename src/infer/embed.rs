@@ -9,8 +9,9 @@ use super::model::{InferError, TrainedModel};
 use super::sets::DataOptions;
 use crate::data::image::Skipped;
 use crate::data::{
-    IdxDataset, ImagePrep, Split, ensure_files, files_under, image_files, load_image, load_split,
-    read_idx, resolve_data_dir,
+    DatasetSpec, IdxDataset, ImagePrep, OMNIGLOT, OmniglotSet, Split, ensure_files, files_under,
+    image_files, load_image, load_omniglot, load_split, read_idx, resolve_data_dir,
+    resolve_named_dir,
 };
 
 /// Images gathered for embedding, each with where it came from.
@@ -46,6 +47,16 @@ impl EmbedInputs {
     }
 }
 
+/// Omniglot's sets as `omniglot:background` (its 964 training characters) and
+/// `omniglot:evaluation` (the 659 one-shot test characters), resized to the model's input.
+fn parse_omniglot(text: &str) -> Option<OmniglotSet> {
+    match text {
+        "omniglot:background" => Some(OmniglotSet::Background),
+        "omniglot:evaluation" => Some(OmniglotSet::Evaluation),
+        _ => None,
+    }
+}
+
 /// A `NAME:SPLIT` dataset split, as `fashion-mnist:test`.
 fn parse_split(text: &str) -> Option<(IdxDataset, Split)> {
     let (name, split) = text.split_once(':')?;
@@ -73,7 +84,9 @@ pub fn gather_inputs(
         // `SOURCE#N`: image N of a multi-image source (as the sources of embeddings are named).
         if !Path::new(input).exists()
             && let Some((base, index)) = input.rsplit_once('#')
-            && (Path::new(base).exists() || parse_split(base).is_some())
+            && (Path::new(base).exists()
+                || parse_split(base).is_some()
+                || parse_omniglot(base).is_some())
         {
             let index: usize = index.parse().map_err(|_| {
                 InferError::Invalid(format!(
@@ -111,7 +124,10 @@ pub fn gather_inputs(
                 idx_images(path, prep, &mut out)?;
             }
         } else if let Some((dataset, split)) = parse_split(input) {
-            let dir = resolve_data_dir(dataset, data.folder_for(dataset).as_deref());
+            let dir = resolve_data_dir(
+                dataset,
+                data.folder_for(&DatasetSpec::Idx(dataset)).as_deref(),
+            );
             ensure_files(dataset, &dir, &data.download)?;
             let set = load_split(dataset, &dir, split)?;
             check_size(input, set.rows, set.cols, prep)?;
@@ -120,10 +136,23 @@ pub fn gather_inputs(
                 let label = names[usize::from(set.labels[i])].to_string();
                 out.push(set.image(i), format!("{input}#{i}"), label);
             }
+        } else if let Some(set) = parse_omniglot(input) {
+            let dir =
+                resolve_named_dir(OMNIGLOT, data.folder_for(&DatasetSpec::Omniglot).as_deref());
+            let loaded = load_omniglot(&dir, set, prep)?;
+            for i in 0..loaded.images.len() {
+                let label = &loaded.class_names[usize::from(loaded.images.labels[i])];
+                out.push(
+                    loaded.images.image(i),
+                    format!("{input}#{i}"),
+                    label.clone(),
+                );
+            }
         } else {
             return Err(InferError::Invalid(format!(
                 "{input}: no such file or folder, and not a dataset split; expected an image file, \
-                 a folder of images, an IDX image file, or NAME:SPLIT such as fashion-mnist:test"
+                 a folder of images, an IDX image file, or NAME:SPLIT such as fashion-mnist:test \
+                 or omniglot:evaluation"
             )));
         }
     }

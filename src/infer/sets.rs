@@ -88,10 +88,10 @@ pub struct DataOptions {
     pub seed: u64,
     /// Invert user images (a dark object on a light background) before use.
     pub invert: bool,
-    /// The run's IDX dataset and the folder evaluation reads it from
+    /// The run's dataset and the folder evaluation reads it from
     /// ([`DataOptions::with_run_folder`]): `gather_inputs` reads that dataset's splits
-    /// (`fashion-mnist:test`) from there when `data_dir` is not given.
-    pub run_folder: Option<(IdxDataset, PathBuf)>,
+    /// (`fashion-mnist:test`, `omniglot:evaluation`) from there when `data_dir` is not given.
+    pub run_folder: Option<(DatasetSpec, PathBuf)>,
 }
 
 impl DataOptions {
@@ -103,8 +103,8 @@ impl DataOptions {
     /// FSDD folder); there `data_dir` may name the FSDD folder, as in `evaluate`, or MNIST's.
     pub fn with_run_folder(mut self, model: &TrainedModel) -> Self {
         match DatasetSpec::parse(&model.meta.train.dataset) {
-            Ok(DatasetSpec::Idx(dataset)) => {
-                self.run_folder = evaluation_data_dir(model, &self).map(|dir| (dataset, dir));
+            Ok(spec @ (DatasetSpec::Idx(_) | DatasetSpec::Omniglot)) => {
+                self.run_folder = evaluation_data_dir(model, &self).map(|dir| (spec, dir));
             }
             Ok(DatasetSpec::SpokenMnist) => {
                 let mnist = IdxDataset::Mnist;
@@ -115,7 +115,10 @@ impl DataOptions {
                 }
                 let fsdd = resolve_named_dir(FSDD, evaluation_data_dir(model, &self).as_deref());
                 self.data_dir = None;
-                self.run_folder = Some((mnist, crate::data::fsdd::mnist_dir_for(&fsdd)));
+                self.run_folder = Some((
+                    DatasetSpec::Idx(mnist),
+                    crate::data::fsdd::mnist_dir_for(&fsdd),
+                ));
             }
             _ => {}
         }
@@ -123,11 +126,11 @@ impl DataOptions {
     }
 
     /// The folder to read `dataset` from, when one is known: `data_dir`, else the run's.
-    pub(crate) fn folder_for(&self, dataset: IdxDataset) -> Option<PathBuf> {
+    pub(crate) fn folder_for(&self, dataset: &DatasetSpec) -> Option<PathBuf> {
         self.data_dir.clone().or_else(|| {
             self.run_folder
                 .as_ref()
-                .filter(|(d, _)| *d == dataset)
+                .filter(|(d, _)| d == dataset)
                 .map(|(_, dir)| dir.clone())
         })
     }
