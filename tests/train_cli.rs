@@ -548,6 +548,20 @@ fn a_pseudo_siamese_model_matches_recordings_with_images() {
         (d - distance).abs() < 1e-4,
         "embed {d} against compare {distance}"
     );
+    // The image may come first.
+    let o = siamese(
+        dir.path(),
+        &[
+            "compare",
+            "--model",
+            "ps",
+            "mnist:test#0",
+            wav.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["distance"].as_f64().unwrap(), distance);
     // Without SIAMESE_DATA or a cache, MNIST is found beside the FSDD folder training read.
     let home = dir.path().join("home");
     std::fs::create_dir(&home).unwrap();
@@ -576,7 +590,7 @@ fn a_pseudo_siamese_model_matches_recordings_with_images() {
     expect_error(
         dir.path(),
         &["compare", "--model", "ps", "mnist:test#0", "mnist:test#1"],
-        "a recording (first",
+        "compares a recording (a mono 8 kHz WAV file) with an image",
     );
     expect_error(
         dir.path(),

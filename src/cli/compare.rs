@@ -17,7 +17,8 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// First image: an image file (PNG, JPEG, BMP, GIF, TIFF, WebP; any size, grey or colour),
-    /// or one image of a set, as `fashion-mnist:test#0` or `images.idx3-ubyte#5`.
+    /// or one image of a set, as `fashion-mnist:test#0` or `images.idx3-ubyte#5`. With a
+    /// pseudo-Siamese model, one of A and B is a recording (an 8 kHz mono WAV file).
     #[arg(value_name = "A")]
     pub a: String,
     /// Second image, in the same forms.
@@ -56,27 +57,34 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             "{wav}: a recording; only a pseudo-Siamese model (--arch pseudo) compares recordings"
         );
     }
+    // A pseudo-Siamese model takes a recording and an image, in either order.
+    let is_wav = |i: &String| siamese::infer::is_wav(std::path::Path::new(i));
+    let (recording, image) = if is_wav(&args.b) && !is_wav(&args.a) {
+        (&args.b, &args.a)
+    } else {
+        (&args.a, &args.b)
+    };
     if model.net.is_pseudo() {
+        if is_wav(image) {
+            anyhow::bail!(
+                "{image}: a pseudo-Siamese model compares a recording with an image, not two \
+                 recordings"
+            );
+        }
         left_pixels = Some(
-            siamese::infer::recording_image(std::path::Path::new(&args.a)).with_context(|| {
-                format!(
-                    "{}: a pseudo-Siamese model compares a recording (first, a mono 8 kHz WAV \
-                 file) with an image (second)",
-                    args.a
-                )
-            })?,
-        );
-    }
-    if left_pixels.is_some() && siamese::infer::is_wav(std::path::Path::new(&args.b)) {
-        anyhow::bail!(
-            "{}: a pseudo-Siamese model compares a recording (first) with an image (second), \
-             not two recordings",
-            args.b
+            siamese::infer::recording_image(std::path::Path::new(recording)).with_context(
+                || {
+                    format!(
+                        "{recording}: a pseudo-Siamese model compares a recording (a mono 8 kHz \
+                         WAV file) with an image"
+                    )
+                },
+            )?,
         );
     }
     // A recording has been read already: only the image side is left.
     let image_inputs = if left_pixels.is_some() {
-        vec![&args.b]
+        vec![image]
     } else {
         vec![&args.a, &args.b]
     };
