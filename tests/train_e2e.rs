@@ -172,6 +172,22 @@ fn same_seed_same_weights_and_resume_matches() {
 }
 
 #[test]
+fn distorted_training_is_reproducible_and_not_plain_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let distorted = TrainConfig {
+        distort: true,
+        ..config(60, 1)
+    };
+    let run = |cfg: &TrainConfig, name: &str| {
+        train(cfg, &options(dir.path().join(name))).unwrap();
+        weights(&dir.path().join(name), cfg)
+    };
+    let a = run(&distorted, "a");
+    assert_eq!(a, run(&distorted, "b"), "same seed, other distortions");
+    assert_ne!(a, run(&config(60, 1), "c"), "--distort changed nothing");
+}
+
+#[test]
 fn each_triplet_mode_learns() {
     use siamese::loss::triplet::Mining;
     use siamese::train::ModelMeta;
