@@ -20,11 +20,17 @@ use super::DataError;
 /// Integer PCM of 8 to 32 bits and 32-bit float are read; more than one channel is refused
 /// (naming the count), as is an empty file.
 pub fn read_wav(path: &Path) -> Result<(Vec<f32>, u32), DataError> {
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    read_wav_bytes(path, &bytes)
+}
+
+/// [`read_wav`] of a file already in memory; `path` names it in errors.
+pub fn read_wav_bytes(path: &Path, bytes: &[u8]) -> Result<(Vec<f32>, u32), DataError> {
     let bad = |reason: String| DataError::Audio {
         path: path.to_path_buf(),
         reason,
     };
-    let reader = hound::WavReader::open(path).map_err(|e| match e {
+    let reader = hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|e| match e {
         // A file too short for a WAV header reads as an unexpected end of file.
         hound::Error::IoError(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
             bad("not a WAV file (it ends before the header does)".into())

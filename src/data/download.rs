@@ -126,6 +126,11 @@ pub fn md5_file(path: &Path) -> Result<String, DataError> {
     Ok(to_hex(&hasher.finalize()))
 }
 
+/// MD5 of `bytes`, lower-case hex.
+pub fn md5_hex(bytes: &[u8]) -> String {
+    to_hex(&Md5::digest(bytes))
+}
+
 /// Checks that the file at `path` has MD5 `expected` (hex, any case).
 fn verify_md5(path: &Path, expected: &str) -> Result<(), DataError> {
     let found = md5_file(path)?;

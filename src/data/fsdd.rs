@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use rand::{Rng, RngExt};
 use rayon::prelude::*;
 
-use super::audio::{MelSpec, read_wav};
+use super::audio::{MelSpec, read_wav_bytes};
 use super::{ClassId, DataError, ImageSet};
 use crate::sampling::PairSet;
 
@@ -180,10 +180,10 @@ pub fn load_fsdd(dir: &Path) -> Result<(ImageSet, Vec<Recording>), DataError> {
         .par_iter()
         .map(|r| {
             let path: PathBuf = dir.join("recordings").join(&r.file);
-            if let Some(expected) = &r.md5
-                && path.is_file()
-            {
-                let found = super::md5_file(&path)?;
+            // One read serves both the checksum and the decoding.
+            let bytes = std::fs::read(&path).map_err(|e| DataError::io(&path, e))?;
+            if let Some(expected) = &r.md5 {
+                let found = super::md5_hex(&bytes);
                 if &found != expected {
                     return Err(DataError::ChecksumMismatch {
                         path,
@@ -192,7 +192,7 @@ pub fn load_fsdd(dir: &Path) -> Result<(ImageSet, Vec<Recording>), DataError> {
                     });
                 }
             }
-            let (samples, rate) = read_wav(&path)?;
+            let (samples, rate) = read_wav_bytes(&path, &bytes)?;
             if rate != spec.sample_rate {
                 return Err(DataError::Audio {
                     path,
@@ -442,6 +442,44 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("metadata.tsv"), "{err}");
+    }
+
+    /// A recording whose bytes do not match the index's MD5 is refused, naming the file and
+    /// both sums; with the true sum (`md5sum 0_george_0.wav`, also the shared index's
+    /// value) the same file loads.
+    #[test]
+    fn recordings_are_checked_against_their_md5() {
+        let shared = crate::data::resolve_named_dir(FSDD, None);
+        let shared = if shared.join("metadata.tsv").is_file() {
+            shared
+        } else {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fsdd")
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("recordings")).unwrap();
+        std::fs::copy(
+            shared.join("recordings/0_george_0.wav"),
+            dir.path().join("recordings/0_george_0.wav"),
+        )
+        .unwrap();
+        let index = |md5: &str| {
+            std::fs::write(
+                dir.path().join("metadata.tsv"),
+                format!("file\tdigit\tspeaker\tindex\tmd5\n0_george_0.wav\t0\tgeorge\t0\t{md5}\n"),
+            )
+            .unwrap()
+        };
+        index("9AC95A34295C0ABCF1EA39DFBD367CD6");
+        let (audio, _) = load_fsdd(dir.path()).unwrap();
+        assert_eq!(audio.len(), 1);
+        index("00000000000000000000000000000000");
+        let err = load_fsdd(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("0_george_0.wav")
+                && err.contains("00000000000000000000000000000000")
+                && err.contains("9ac95a34295c0abcf1ea39dfbd367cd6"),
+            "{err}"
+        );
     }
 
     /// The real dataset (read from `$SIAMESE_DATA/fsdd` or `../shared/data/fsdd`): 3,000

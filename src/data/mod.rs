@@ -19,7 +19,7 @@ pub mod omniglot;
 pub mod pairs_csv;
 
 pub use augment::{Affine, with_rotated_classes};
-pub use download::{DownloadOptions, ensure_files_with, md5_file};
+pub use download::{DownloadOptions, ensure_files_with, md5_file, md5_hex};
 pub use error::DataError;
 pub use folder::{FolderSet, load_folder};
 pub use fsdd::{AudioImageSet, Digits, FSDD, Takes, cross_pairs, load_fsdd, load_spoken_mnist};
