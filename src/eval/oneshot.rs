@@ -33,6 +33,28 @@ pub struct OneShotResult {
     pub chance: f64,
 }
 
+/// The classes among `0..classes` that `usable` accepts, when `ways` of them (at least 2) can
+/// make an episode; otherwise the reason, saying what a usable class needs (`needs`).
+fn usable_classes(
+    ways: usize,
+    classes: usize,
+    usable: impl Fn(usize) -> bool,
+    needs: &str,
+) -> Result<Vec<usize>, String> {
+    if ways < 2 {
+        return Err(format!("--one-shot must be at least 2 (ways), got {ways}"));
+    }
+    let found: Vec<usize> = (0..classes).filter(|&c| usable(c)).collect();
+    if found.len() < ways {
+        return Err(format!(
+            "{ways}-way episodes need {ways} classes {needs}, but only {} are available; \
+             choose a smaller N or a larger class pool",
+            found.len()
+        ));
+    }
+    Ok(found)
+}
+
 /// Draw `episodes` N-way episodes from `per_class` (the image indices of each class). Each
 /// episode draws `ways` distinct classes, the query's class among those with two images or
 /// more, the query and its match as two distinct images of that class, one image of each other
@@ -45,19 +67,12 @@ pub fn draw_episodes<R: Rng>(
     episodes: usize,
     rng: &mut R,
 ) -> Result<Vec<Episode>, String> {
-    if ways < 2 {
-        return Err(format!("--one-shot must be at least 2 (ways), got {ways}"));
-    }
-    let usable: Vec<usize> = (0..per_class.len())
-        .filter(|&c| !per_class[c].is_empty())
-        .collect();
-    if usable.len() < ways {
-        return Err(format!(
-            "{ways}-way episodes need {ways} classes with images, but only {} are available; \
-             choose a smaller N or a larger class pool",
-            usable.len()
-        ));
-    }
+    let usable = usable_classes(
+        ways,
+        per_class.len(),
+        |c| !per_class[c].is_empty(),
+        "with images",
+    )?;
     if !usable.iter().any(|&c| per_class[c].len() >= 2) {
         return Err("no class has two images, so no query can have a match".into());
     }
@@ -140,19 +155,12 @@ pub fn draw_cross_episodes<R: Rng>(
     episodes: usize,
     rng: &mut R,
 ) -> Result<Vec<Episode>, String> {
-    if ways < 2 {
-        return Err(format!("--one-shot must be at least 2 (ways), got {ways}"));
-    }
-    let usable: Vec<usize> = (0..queries.len().min(candidates.len()))
-        .filter(|&c| !queries[c].is_empty() && !candidates[c].is_empty())
-        .collect();
-    if usable.len() < ways {
-        return Err(format!(
-            "{ways}-way episodes need {ways} classes with a query and a candidate, but only {} \
-             have both; choose a smaller N",
-            usable.len()
-        ));
-    }
+    let usable = usable_classes(
+        ways,
+        queries.len().min(candidates.len()),
+        |c| !queries[c].is_empty() && !candidates[c].is_empty(),
+        "with a query and a candidate",
+    )?;
     let mut out = Vec::with_capacity(episodes);
     for _ in 0..episodes {
         let mut classes = usable.clone();
@@ -384,6 +392,11 @@ mod tests {
             assert!(episodes.iter().any(|e| e.target == slot));
         }
         let err = draw_cross_episodes(&queries, &candidates, 4, 1, &mut rng).unwrap_err();
-        assert!(err.contains("only 3"), "{err}");
+        assert!(
+            err.contains("need 4 classes with a query and a candidate") && err.contains("only 3"),
+            "{err}"
+        );
+        let err = draw_cross_episodes(&queries, &candidates, 1, 1, &mut rng).unwrap_err();
+        assert!(err.contains("at least 2"), "{err}");
     }
 }
