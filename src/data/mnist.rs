@@ -304,7 +304,31 @@ pub fn ensure_files(
     dir: &Path,
     opts: &DownloadOptions,
 ) -> Result<(), DataError> {
-    let files = dataset.files();
+    ensure(dataset, dir, &dataset.files(), opts)
+}
+
+/// [`ensure_files`] for the two files of one split only (images and labels), for work that
+/// reads only that split, such as scoring the test split.
+pub fn ensure_split(
+    dataset: IdxDataset,
+    dir: &Path,
+    split: Split,
+    opts: &DownloadOptions,
+) -> Result<(), DataError> {
+    let files: Vec<(&str, &str)> = dataset
+        .files()
+        .into_iter()
+        .filter(|(name, _)| *name == split.images_file() || *name == split.labels_file())
+        .collect();
+    ensure(dataset, dir, &files, opts)
+}
+
+fn ensure(
+    dataset: IdxDataset,
+    dir: &Path,
+    files: &[(&'static str, &'static str)],
+    opts: &DownloadOptions,
+) -> Result<(), DataError> {
     let holds_all = |d: &Path| files.iter().all(|(name, _)| d.join(name).is_file());
     // A common slip: naming the data root (which holds one folder per dataset) instead of
     // the dataset's own folder.
@@ -320,18 +344,24 @@ pub fn ensure_files(
             ),
         });
     }
-    ensure_files_with(dir, &files, dataset.mirrors(), opts)?;
-    check_identity(dataset, dir)
+    ensure_files_with(dir, files, dataset.mirrors(), opts)?;
+    check_identity(dataset, dir, files[0].0)
 }
 
-/// Compare the training images file against the published MD5s: a file of the other dataset
+/// Compare an images file (`images`, one of `dataset.files()`) against the published MD5s: a
+/// file of the other dataset
 /// (Fashion-MNIST where MNIST is asked for, say) is an error; any other mismatch (a
 /// re-compressed copy, say) is logged, and the data used as it is, since its content is
 /// checked when it is parsed.
-fn check_identity(dataset: IdxDataset, dir: &Path) -> Result<(), DataError> {
-    let path = dir.join(TRAIN_IMAGES);
+fn check_identity(dataset: IdxDataset, dir: &Path, images: &str) -> Result<(), DataError> {
+    let path = dir.join(images);
     let found = super::md5_file(&path)?;
-    let md5_of = |d: IdxDataset| d.files()[0].1;
+    let md5_of = |d: IdxDataset| {
+        d.files()
+            .into_iter()
+            .find(|(name, _)| *name == images)
+            .map_or("", |(_, md5)| md5)
+    };
     if found.eq_ignore_ascii_case(md5_of(dataset)) {
         return Ok(());
     }

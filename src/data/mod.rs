@@ -27,7 +27,8 @@ pub use idx::{IDX_TYPE_U8, IdxArray, parse_idx, read_idx};
 pub use image::{ImagePrep, files_under, image_files, load_image};
 pub use mnist::{
     ClassId, IMAGES_MAGIC, IdxDataset, ImageSet, LABELS_MAGIC, Split, TEST_IMAGES, TEST_LABELS,
-    TRAIN_IMAGES, TRAIN_LABELS, ensure_files, load_split, resolve_data_dir, resolve_named_dir,
+    TRAIN_IMAGES, TRAIN_LABELS, ensure_files, ensure_split, load_split, resolve_data_dir,
+    resolve_named_dir,
 };
 pub use omniglot::{OMNIGLOT, OmniglotData, OmniglotSet, load_omniglot};
 pub use pairs_csv::{PairsFile, read_pairs_csv};

@@ -9,7 +9,7 @@ use super::model::{InferError, TrainedModel};
 use super::sets::DataOptions;
 use crate::data::image::Skipped;
 use crate::data::{
-    DatasetSpec, IdxDataset, ImagePrep, OMNIGLOT, OmniglotSet, Split, ensure_files, files_under,
+    DatasetSpec, IdxDataset, ImagePrep, OMNIGLOT, OmniglotSet, Split, ensure_split, files_under,
     image_files, load_image, load_omniglot, load_split, read_idx, resolve_data_dir,
     resolve_named_dir,
 };
@@ -128,7 +128,7 @@ pub fn gather_inputs(
                 dataset,
                 data.folder_for(&DatasetSpec::Idx(dataset)).as_deref(),
             );
-            ensure_files(dataset, &dir, &data.download)?;
+            ensure_split(dataset, &dir, split, &data.download)?;
             let set = load_split(dataset, &dir, split)?;
             check_size(input, set.rows, set.cols, prep)?;
             let names = dataset.class_names();

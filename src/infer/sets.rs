@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use super::model::{InferError, TrainedModel};
 use crate::data::{
     AudioImageSet, ClassId, DatasetSpec, Digits, DownloadOptions, FSDD, IdxDataset, ImageSet,
-    OMNIGLOT, OmniglotData, OmniglotSet, Split, Takes, cross_pairs, ensure_files, load_folder,
+    OMNIGLOT, OmniglotData, OmniglotSet, Split, Takes, cross_pairs, ensure_split, load_folder,
     load_image, load_omniglot, load_split, load_spoken_mnist, read_pairs_csv, resolve_data_dir,
     resolve_named_dir,
 };
@@ -200,7 +200,7 @@ fn test_split(
     let dataset = idx_dataset(model, what)?;
     let explicit = evaluation_data_dir(model, opts);
     let dir = resolve_data_dir(dataset, explicit.as_deref());
-    ensure_files(dataset, &dir, &opts.download)?;
+    ensure_split(dataset, &dir, Split::Test, &opts.download)?;
     let set = load_split(dataset, &dir, Split::Test)?;
     let input = &model.meta.model.input;
     if (set.rows, set.cols) != (input.height, input.width) {

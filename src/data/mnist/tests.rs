@@ -127,6 +127,37 @@ fn real_files_match_published_md5s() {
     }
 }
 
+/// A folder holding only the real MNIST test split serves work on the test split (offline),
+/// while the whole dataset is refused naming the missing training images; MNIST's test
+/// images where Fashion-MNIST's are expected are refused, naming the file.
+#[test]
+fn test_split_alone_is_enough_for_the_test_split() {
+    let root = test_data_root();
+    let dir = tempfile::tempdir().unwrap();
+    for name in [TEST_IMAGES, TEST_LABELS] {
+        std::fs::copy(root.join("mnist").join(name), dir.path().join(name)).unwrap();
+    }
+    let offline = DownloadOptions {
+        allow_download: false,
+        mirrors: None,
+        verify_existing: true,
+    };
+    ensure_split(IdxDataset::Mnist, dir.path(), Split::Test, &offline).unwrap();
+    let test = load_split(IdxDataset::Mnist, dir.path(), Split::Test).unwrap();
+    assert_eq!(test.len(), 10_000);
+    let err = ensure_files(IdxDataset::Mnist, dir.path(), &offline)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(TRAIN_IMAGES), "{err}");
+    let err = ensure_split(IdxDataset::FashionMnist, dir.path(), Split::Test, &offline)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(TEST_IMAGES) && err.contains("bef4ecab320f06d8554ea6380940ec79"),
+        "{err}"
+    );
+}
+
 #[test]
 fn image_and_label_counts_must_agree() {
     let dir = tempfile::tempdir().unwrap();
