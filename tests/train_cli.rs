@@ -398,6 +398,28 @@ fn omniglot_trains_and_is_tested_one_shot_within_alphabets() {
         &["evaluate", "--model", "om", "--pairs", "test"],
         "--pairs unseen",
     );
+    // So "all" means the two sets it has.
+    let o = siamese(
+        dir.path(),
+        &[
+            "evaluate",
+            "--model",
+            "om",
+            "--pairs",
+            "all",
+            "--no-figures",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let all: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = all["pair_sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["seed-test", "unseen"]);
     expect_error(
         dir.path(),
         &[
@@ -590,8 +612,32 @@ fn a_pseudo_siamese_model_matches_recordings_with_images() {
     expect_error(
         dir.path(),
         &["compare", "--model", "ps", "mnist:test#0", "mnist:test#1"],
-        "compares a recording (a mono 8 kHz WAV file) with an image",
+        "neither mnist:test#0 nor mnist:test#1 is a recording",
     );
+    // A folder named like a recording is a folder: its image is embedded, not dropped.
+    let folder = dir.path().join("takes.wav");
+    std::fs::create_dir(&folder).unwrap();
+    image::GrayImage::from_raw(28, 28, vec![128; 784])
+        .unwrap()
+        .save(folder.join("grey.png"))
+        .unwrap();
+    let o = siamese(
+        dir.path(),
+        &[
+            "embed",
+            "--model",
+            "ps",
+            "takes.wav",
+            "-o",
+            "-",
+            "--format",
+            "jsonl",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: Vec<&str> = std::str::from_utf8(&o.stdout).unwrap().lines().collect();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].contains("grey.png"), "{}", rows[0]);
     expect_error(
         dir.path(),
         &["evaluate", "--model", "ps", "--pairs", "folder:."],

@@ -162,6 +162,30 @@ fn one_shot_refuses_more_ways_than_unseen_classes() {
         "{}",
         stderr(&o)
     );
+    // A list whose last entry fails still prints the figures of the entries before it (the
+    // same 4-way result as above: same evaluation seed), then fails.
+    let o = siamese(&[
+        "evaluate",
+        "--model",
+        run,
+        "--one-shot",
+        "4,5",
+        "--episodes",
+        "200",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let partial: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(partial["one_shot"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        partial["one_shot"][0]["result"],
+        ok["one_shot"][0]["result"]
+    );
+    assert!(
+        stderr(&o).contains("computed before this failure") && stderr(&o).contains("only 4"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

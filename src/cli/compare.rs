@@ -65,6 +65,14 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         (&args.a, &args.b)
     };
     if model.net.is_pseudo() {
+        if !is_wav(recording) {
+            anyhow::bail!(
+                "neither {} nor {} is a recording (a .wav file); a pseudo-Siamese model compares \
+                 a recording with an image",
+                args.a,
+                args.b
+            );
+        }
         if is_wav(image) {
             anyhow::bail!(
                 "{image}: a pseudo-Siamese model compares a recording with an image, not two \

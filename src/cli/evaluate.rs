@@ -7,8 +7,8 @@ use clap::Args;
 use serde::Serialize;
 use siamese::eval::Criterion;
 use siamese::infer::{
-    EvalOptions, OneShotReport, PairSetReport, PairSource, ThresholdChoice, calibrate,
-    evaluate_pairs, one_shot,
+    EvalOptions, OneShotReport, PairSetReport, PairSource, ThresholdChoice, TrainedModel,
+    calibrate, evaluate_pairs, one_shot,
 };
 
 use super::common::{DataArgs, ModelArgs};
@@ -22,7 +22,8 @@ pub struct EvaluateArgs {
     pub data: DataArgs,
     /// Pair sets to score, comma-separated: seed-test (the chapter's test pairs), test (the
     /// same protocol on the official test split, trained classes), unseen (official test
-    /// split, classes never trained on), all (those three), csv:FILE (lines `left,right,label`,
+    /// split, classes never trained on), all (those the run's dataset has: Omniglot has no
+    /// test, an image folder only seed-test), csv:FILE (lines `left,right,label`,
     /// 1 = same), folder:DIR (one sub-folder per class) [default: seed-test, or none with
     /// --one-shot].
     #[arg(long, value_delimiter = ',')]
@@ -36,11 +37,12 @@ pub struct EvaluateArgs {
     #[arg(long, value_name = "N", value_delimiter = ',')]
     pub one_shot: Vec<usize>,
     /// Episodes per one-shot evaluation.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, requires = "one_shot")]
     pub episodes: usize,
     /// Classes one-shot episodes draw from: unseen (official test split, classes never trained
-    /// on), seen, all (every test class), or folder:DIR.
-    #[arg(long, default_value = "unseen")]
+    /// on), seen, all (every test class), alphabet (Omniglot: the evaluation set, every
+    /// episode within one alphabet), or folder:DIR.
+    #[arg(long, default_value = "unseen", requires = "one_shot")]
     pub one_shot_classes: String,
     /// Seed of the pairs and episodes an evaluation draws (not the training seed).
     #[arg(long, default_value_t = 0)]
@@ -77,14 +79,19 @@ struct Calibration {
     validation_pairs: usize,
 }
 
-fn pair_sources(names: &[String], one_shot: bool) -> anyhow::Result<Vec<PairSource>> {
+/// The pair sets `--pairs` names, `all` standing for those of the run's dataset.
+fn pair_sources(
+    names: &[String],
+    one_shot: bool,
+    model: &TrainedModel,
+) -> anyhow::Result<Vec<PairSource>> {
     let mut out = Vec::new();
     if names.is_empty() && !one_shot {
         out.push(PairSource::SeedTest);
     }
     for name in names {
         if name == "all" {
-            out.extend([PairSource::SeedTest, PairSource::Test, PairSource::Unseen]);
+            out.extend(PairSource::all_for(model));
         } else {
             out.push(PairSource::parse(name).map_err(|e| anyhow::anyhow!("--pairs: {e}"))?);
         }
@@ -93,7 +100,10 @@ fn pair_sources(names: &[String], one_shot: bool) -> anyhow::Result<Vec<PairSour
 }
 
 pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
-    let sources = pair_sources(&args.pairs, !args.one_shot.is_empty())?;
+    // The names are checked before the model is read (which may take a while).
+    for name in args.pairs.iter().filter(|n| *n != "all") {
+        PairSource::parse(name).map_err(|e| anyhow::anyhow!("--pairs: {e}"))?;
+    }
     let criterion = match args.calibrate.as_deref() {
         None => None,
         Some("f1") => Some(Criterion::F1),
@@ -107,6 +117,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--episodes must be at least 1");
     }
     let mut model = args.model.open()?;
+    let sources = pair_sources(&args.pairs, !args.one_shot.is_empty(), &model)?;
     let figures = if args.no_figures {
         None
     } else {
@@ -141,21 +152,36 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    // Each set is scored in turn; when one fails, the figures of those before it are still
+    // printed, then the error ends the command (exit status 2).
     let mut pair_sets = Vec::new();
+    let mut shots = Vec::new();
+    let mut failure = None;
     for source in &sources {
         tracing::info!("scoring {}", source.name());
-        pair_sets.push(evaluate_pairs(&model, source, &opts)?);
+        match evaluate_pairs(&model, source, &opts) {
+            Ok(report) => pair_sets.push(report),
+            Err(e) => {
+                failure = Some(anyhow::Error::new(e));
+                break;
+            }
+        }
     }
-    let mut shots = Vec::new();
     for &ways in &args.one_shot {
+        if failure.is_some() {
+            break;
+        }
         tracing::info!("{ways}-way one-shot, {} episodes", args.episodes);
-        shots.push(one_shot(
-            &model,
-            &args.one_shot_classes,
-            ways,
-            args.episodes,
-            &opts,
-        )?);
+        match one_shot(&model, &args.one_shot_classes, ways, args.episodes, &opts) {
+            Ok(report) => shots.push(report),
+            Err(e) => failure = Some(anyhow::Error::new(e)),
+        }
+    }
+    if pair_sets.is_empty()
+        && shots.is_empty()
+        && let Some(e) = failure
+    {
+        return Err(e);
     }
     let report = Report {
         model: args.model.model.display().to_string(),
@@ -169,7 +195,10 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_table(&report);
     }
-    Ok(ExitCode::SUCCESS)
+    match failure {
+        Some(e) => Err(e.context("the figures above were computed before this failure")),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
 fn print_table(report: &Report) {

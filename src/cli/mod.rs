@@ -35,8 +35,9 @@ pub enum Command {
     /// Score a trained model: pair metrics (accuracy, precision, recall, F1, ROC AUC, equal
     /// error rate) on pair sets, threshold calibration, one-shot N-way accuracy.
     Evaluate(evaluate::EvaluateArgs),
-    /// Distance between two images and the verdict at the model's threshold. Exit status: 0
-    /// same, 1 different, 2 error.
+    /// Distance between two inputs (two images; a recording and an image for a pseudo-Siamese
+    /// model) and the verdict at the model's threshold. Exit status: 0 same, 1 different, 2
+    /// error.
     Compare(compare::CompareArgs),
     /// Embeddings of images, folders or datasets, written as .npy, CSV or JSON lines.
     Embed(embed::EmbedArgs),

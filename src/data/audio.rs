@@ -30,12 +30,16 @@ pub fn read_wav_bytes(path: &Path, bytes: &[u8]) -> Result<(Vec<f32>, u32), Data
         path: path.to_path_buf(),
         reason,
     };
+    if bytes.is_empty() {
+        return Err(bad("an empty file (0 bytes), not a WAV file".into()));
+    }
     let reader = hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|e| match e {
         // A file too short for a WAV header reads as an unexpected end of file.
         hound::Error::IoError(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
             bad("not a WAV file (it ends before the header does)".into())
         }
-        hound::Error::IoError(error) => DataError::io(path, error),
+        // The bytes are in memory: any other read error is a header that ends early too.
+        hound::Error::IoError(error) => bad(format!("not a WAV file ({error})")),
         other => bad(format!("not a WAV file ({other})")),
     })?;
     let spec = reader.spec();

@@ -82,7 +82,7 @@ pub fn load_omniglot(
                     .unwrap_or_default(),
                 hint: "Omniglot is not downloaded automatically (its public release is PNG \
                        archives, not these files); point --data-dir at the folder holding \
-                       them, as ../shared/data/omniglot does"
+                       them, or SIAMESE_DATA at the folder above it (named omniglot)"
                     .into(),
             });
         }

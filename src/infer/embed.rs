@@ -185,11 +185,13 @@ pub fn recording_image(path: &Path) -> Result<Vec<u8>, InferError> {
     Ok(image)
 }
 
-/// Whether `path` names a WAV file by its extension.
+/// Whether `path` names a WAV file by its extension (a folder so named does not).
 pub fn is_wav(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+    !path.is_dir()
+        && path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
 }
 
 /// The recordings `inputs` name, as log-mel images ([`recording_image`]): WAV files, and the

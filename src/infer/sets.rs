@@ -45,11 +45,31 @@ impl PairSource {
                     Ok(PairSource::Folder(p.into()))
                 } else {
                     Err(format!(
-                        "unknown pair set {text:?}; expected seed-test, test, unseen, csv:FILE or folder:DIR"
+                        "unknown pair set {text:?}; expected seed-test, test, unseen, all, csv:FILE or folder:DIR"
                     ))
                 }
             }
         }
+    }
+
+    /// What `--pairs all` means for `model`: the chapter's seed-test pairs, then the sets its
+    /// dataset has: test and unseen for an IDX dataset (unseen only when at least two classes
+    /// were left out of training) and for the spoken digits, unseen for Omniglot, none more
+    /// for an image folder.
+    pub fn all_for(model: &TrainedModel) -> Vec<PairSource> {
+        let mut out = vec![PairSource::SeedTest];
+        match DatasetSpec::parse(&model.meta.train.dataset) {
+            Ok(DatasetSpec::SpokenMnist) => out.extend([PairSource::Test, PairSource::Unseen]),
+            Ok(DatasetSpec::Omniglot) => out.push(PairSource::Unseen),
+            Ok(DatasetSpec::Idx(dataset)) => {
+                out.push(PairSource::Test);
+                if unseen_classes(model, dataset.class_names().len()).len() >= 2 {
+                    out.push(PairSource::Unseen);
+                }
+            }
+            _ => {}
+        }
+        out
     }
 
     /// The name an evaluation report gives it.

@@ -198,6 +198,20 @@ fn wav_files_are_read_and_bad_ones_named() {
         err.contains("junk.wav") && err.contains("not a WAV"),
         "{err}"
     );
+
+    // Empty, and cut inside the header: named as no WAV file, not as an I/O failure.
+    for (name, bytes) in [
+        ("empty.wav", &b""[..]),
+        ("cut.wav", &b"RIFF\x24\0\0\0WAVEfmt "[..]),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let err = read_wav(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(name) && err.contains("not a WAV file") && !err.contains("I/O"),
+            "{err}"
+        );
+    }
 }
 
 #[test]
