@@ -284,6 +284,20 @@ fn a_run_is_evaluated_from_the_data_it_was_trained_on_without_the_variable() {
     }
     let rows = std::fs::read_to_string(dir.path().join("e.csv")).unwrap();
     assert!(rows.contains("fashion-mnist:test#2"), "{rows}");
+    // A run stopped before its last epoch (here: one asked for a second epoch afterwards)
+    // resumes from the folder its checkpoint recorded.
+    let config_path = dir.path().join("r/config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    assert!(config["data_dir"].is_null());
+    config["epochs"] = 2.into();
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let o = without_data(&["train", "--resume", "r", "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r/metrics.json")).unwrap())
+            .unwrap();
+    assert_eq!(metrics["epochs"].as_array().unwrap().len(), 2);
 }
 
 #[test]
@@ -662,4 +676,58 @@ fn a_pseudo_siamese_model_matches_recordings_with_images() {
         &["train", "--audio-encoder", "lstm", "--out", "x"],
         "--audio-encoder applies to --arch pseudo",
     );
+}
+
+#[test]
+fn an_image_folder_run_is_recorded_by_its_absolute_path() {
+    let dir = tempfile::tempdir().unwrap();
+    // Four classes of ten 28x28 images each, told apart by their brightness.
+    for class in 0..4u8 {
+        let folder = dir.path().join("shapes").join(format!("c{class}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        for i in 0..10u8 {
+            image::GrayImage::from_fn(28, 28, |x, y| {
+                image::Luma([class * 60 + ((x + y) as u8 + i) % 8])
+            })
+            .save(folder.join(format!("{i}.png")))
+            .unwrap();
+        }
+    }
+    let o = siamese(
+        dir.path(),
+        &[
+            "train",
+            "--dataset",
+            "folder:shapes",
+            "--epochs",
+            "1",
+            "--out",
+            "r",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r/config.json")).unwrap())
+            .unwrap();
+    let absolute = std::fs::canonicalize(dir.path().join("shapes")).unwrap();
+    assert_eq!(
+        config["dataset"].as_str().unwrap(),
+        format!("folder:{}", absolute.display())
+    );
+    // So it is scored from another working directory.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let o = siamese(
+        &elsewhere,
+        &[
+            "evaluate",
+            "--model",
+            "../r",
+            "--pairs",
+            "all",
+            "--no-figures",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("seed-test"));
 }

@@ -317,7 +317,16 @@ pub fn run(args: TrainArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode
             (config, run.clone(), true)
         }
         None => {
-            let config = args.config()?;
+            let mut config = args.config()?;
+            // An image folder is recorded by its absolute path, so that the run can be
+            // evaluated and resumed from any working directory.
+            if let Ok(siamese::data::DatasetSpec::Folder(dir)) =
+                siamese::data::DatasetSpec::parse(&config.dataset)
+                && let Ok(absolute) = std::fs::canonicalize(&dir)
+                && let Some(text) = absolute.to_str()
+            {
+                config.dataset = format!("folder:{text}");
+            }
             // Every setting is checked before anything on disk is touched.
             config
                 .validate()

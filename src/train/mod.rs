@@ -171,7 +171,16 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
         path: run.root().to_path_buf(),
         error: source,
     })?;
-    let data = run_data(config, &options.download)?;
+    // A resumed run reads the folder it read before, unless told otherwise.
+    let mut data_config = config.clone();
+    if options.resume
+        && config.data_dir.is_none()
+        && let Some(dir) = run::recorded_data_dir(&run).filter(|d| d.is_dir())
+    {
+        info!("reading the data from {}, as the run did", dir.display());
+        data_config.data_dir = Some(dir);
+    }
+    let data = run_data(&data_config, &options.download)?;
     info!(
         "{}: {} items per epoch ({} steps), {} validation pairs, {} test pairs; {}",
         config.arch.name(),
@@ -201,6 +210,7 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
             test_pairs: data.test.len(),
             ..Metrics::default()
         },
+        data_dir_used: data_dir_used(&data_config),
     };
     let (mut model, mut optim, mut progress) = if options.resume {
         match load_checkpoint(&run, model.clone(), optim.clone())? {
@@ -324,7 +334,7 @@ pub fn train(config: &TrainConfig, options: &TrainOptions) -> Result<TrainOutcom
         let mut meta = ModelMeta::new(config, data.class_names.clone());
         meta.threshold = threshold;
         meta.threshold_source = source;
-        meta.data_dir_used = data_dir_used(config);
+        meta.data_dir_used = data_dir_used(&data_config);
         write_json(&run.file(MODEL_META), &meta)?;
     }
     metrics.peak_rss_mib = peak_rss_mib();

@@ -218,6 +218,18 @@ pub struct Progress {
     pub epochs_done: usize,
     /// Metrics of the completed epochs.
     pub metrics: Metrics,
+    /// The absolute folder the data was read from, so that `--resume` finds it again when
+    /// neither `--data-dir` nor `SIAMESE_DATA` names it (absent in older checkpoints).
+    #[serde(default)]
+    pub data_dir_used: Option<PathBuf>,
+}
+
+/// The data folder the run's latest checkpoint recorded, if any.
+pub fn recorded_data_dir(run: &RunDir) -> Option<PathBuf> {
+    let name = fs::read_to_string(run.checkpoints().join("latest")).ok()?;
+    let progress: Progress =
+        read_json(&run.checkpoints().join(name.trim()).join("progress.json")).ok()?;
+    progress.data_dir_used
 }
 
 /// Write the checkpoint of `progress.epochs_done` epochs. A checkpoint is a folder written under
