@@ -81,6 +81,9 @@ pub fn ensure_files_with(
                     .into(),
             });
         }
+        // The folders made here are removed again if nothing lands in them, so that a
+        // mistyped --data-dir leaves no trace.
+        let made: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
         fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
         let mut attempts = Vec::new();
         let mut done = false;
@@ -100,6 +103,12 @@ pub fn ensure_files_with(
             }
         }
         if !done {
+            for folder in made {
+                // Only empty folders go; the first one that is not ends the cleanup.
+                if fs::remove_dir(folder).is_err() {
+                    break;
+                }
+            }
             return Err(DataError::AllMirrorsFailed {
                 dir: dir.to_path_buf(),
                 file: name.to_string(),

@@ -183,6 +183,12 @@ fn every_mirror_failing_lists_each_url() {
         }
         other => panic!("expected AllMirrorsFailed, got {other:?}"),
     }
+    // Folders made for a download that failed are removed again (a mistyped --data-dir
+    // leaves nothing behind).
+    let typo = dir.path().join("typo").join("fashion");
+    let mirrors = vec![format!("http://{closed}/y/")];
+    ensure_files_with(&typo, &[("f.gz", "00")], &[], &opts(mirrors)).unwrap_err();
+    assert!(!dir.path().join("typo").exists());
     assert!(dir_entries(dir.path()).is_empty());
 }
 
