@@ -124,7 +124,7 @@ pub struct TrainArgs {
     /// Continue the run in this folder from its last checkpoint, with its saved settings.
     #[arg(long, value_name = "RUN", conflicts_with_all = [
         "arch", "mining", "encoder", "audio_encoder", "normalize", "kernel_l2", "bias_l1", "classes_per_batch", "images_per_class",
-        "epochs", "batch_size", "lr", "margin", "temperature", "rotate_classes", "alphabet_batches", "distort", "threshold", "seed", "validation_split", "classes", "dataset", "limit", "image_size", "out"
+        "epochs", "batch_size", "lr", "margin", "temperature", "rotate_classes", "alphabet_batches", "distort", "threshold", "seed", "validation_split", "classes", "dataset", "limit", "image_size", "out", "overwrite"
     ])]
     pub resume: Option<PathBuf>,
     /// Replace the run already in --out instead of refusing.
