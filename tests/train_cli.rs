@@ -731,3 +731,38 @@ fn an_image_folder_run_is_recorded_by_its_absolute_path() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("seed-test"));
 }
+
+/// Ctrl-C after an epoch has ended: exit status 130 and the command that goes on.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_says_how_to_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_siamese"))
+        .args([
+            "train", "--limit", "20", "--epochs", "100000", "--out", "r", "--quiet",
+        ])
+        .current_dir(dir.path())
+        .env("SIAMESE_DATA", data_root())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let latest = dir.path().join("r/checkpoints/latest");
+    let started = std::time::Instant::now();
+    while !latest.is_file() {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no checkpoint after 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("siamese train --resume r"), "{err}");
+    assert!(latest.is_file());
+}

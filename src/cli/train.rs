@@ -375,6 +375,7 @@ pub fn run(args: TrainArgs, verbose: u8, quiet: bool) -> anyhow::Result<ExitCode
         device,
         stop_after: None,
     };
+    on_interrupt(out.clone(), replaced.clone(), created);
     let outcome = match train(&config, &options) {
         Ok(outcome) => outcome,
         Err(e) => {
@@ -418,4 +419,39 @@ fn aside_path(out: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "run".into());
     out.with_file_name(format!(".{name}.replaced-{}", std::process::id()))
+}
+
+/// Ctrl-C (or SIGTERM) during training: say what is kept and how to go on, tidy up as a
+/// failed run does, and exit with status 130. Checkpoints are written atomically, so the last
+/// one stands whatever moment the signal comes.
+fn on_interrupt(out: PathBuf, replaced: Option<PathBuf>, created: bool) {
+    let handler = move || {
+        let resumable = out.join("checkpoints").join("latest").is_file();
+        if resumable {
+            if let Some(aside) = &replaced {
+                let _ = std::fs::remove_dir_all(aside);
+            }
+            eprintln!(
+                "\ninterrupted; the run keeps its last finished epoch: continue it with \
+                 `siamese train --resume {}`",
+                out.display()
+            );
+        } else {
+            if created || replaced.is_some() {
+                let _ = std::fs::remove_dir_all(&out);
+            }
+            match &replaced {
+                Some(aside) if std::fs::rename(aside, &out).is_ok() => eprintln!(
+                    "\ninterrupted before the first epoch ended; the old run in {} is left as \
+                     it was",
+                    out.display()
+                ),
+                _ => eprintln!("\ninterrupted before the first epoch ended; nothing was kept"),
+            }
+        }
+        std::process::exit(130);
+    };
+    if let Err(e) = ctrlc::set_handler(handler) {
+        tracing::warn!("no Ctrl-C handler ({e}); an interrupted run still resumes");
+    }
 }
