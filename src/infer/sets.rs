@@ -588,8 +588,9 @@ pub fn class_pool(
             other => {
                 return Err(InferError::Invalid(format!(
                     "class pool {other:?} does not apply to Omniglot; expected unseen (or all: \
-                     the evaluation set's 659 characters, never trained on) or alphabet (each \
-                     episode within one alphabet, as Lake et al. and Koch et al. test)"
+                     the evaluation set's 659 characters, never trained on), alphabet (each \
+                     episode within one alphabet, as Lake et al. and Koch et al. test) or \
+                     folder:DIR (your own images, one sub-folder per class)"
                 )));
             }
         };
