@@ -617,6 +617,53 @@ fn a_pseudo_siamese_model_matches_recordings_with_images() {
     );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["distance"].as_f64().unwrap(), distance);
+    // A pairs file of recordings and images, in either order on a line: both lines are the
+    // pair compare judged (MNIST test image 0, saved as a PNG), so their mean distance is
+    // compare's distance (to f32 rounding of the mean).
+    let mnist = siamese::data::load_split(
+        siamese::data::IdxDataset::Mnist,
+        &data_root().join("mnist"),
+        siamese::data::Split::Test,
+    )
+    .unwrap();
+    image::GrayImage::from_raw(28, 28, mnist.image(0).to_vec())
+        .unwrap()
+        .save(dir.path().join("seven.png"))
+        .unwrap();
+    let w = wav.to_str().unwrap();
+    std::fs::write(
+        dir.path().join("pairs.csv"),
+        format!("left,right,label\n{w},seven.png,1\nseven.png,{w},1\n{w},{w},0\n"),
+    )
+    .unwrap();
+    expect_error(
+        dir.path(),
+        &["evaluate", "--model", "ps", "--pairs", "csv:pairs.csv"],
+        "pair 3",
+    );
+    std::fs::write(
+        dir.path().join("pairs.csv"),
+        format!("left,right,label\n{w},seven.png,1\nseven.png,{w},1\n"),
+    )
+    .unwrap();
+    let o = siamese(
+        dir.path(),
+        &[
+            "evaluate",
+            "--model",
+            "ps",
+            "--pairs",
+            "csv:pairs.csv",
+            "--no-figures",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let set = &report["pair_sets"][0];
+    assert_eq!(set["pairs"], 2);
+    let mean = set["mean_distance_same"].as_f64().unwrap();
+    assert!((mean - distance).abs() < 1e-5, "{mean} against {distance}");
     expect_error(
         dir.path(),
         &["embed", "--model", "ps", "no-such.wav"],

@@ -284,10 +284,11 @@ pub fn build_pair_set(
     opts: &DataOptions,
 ) -> Result<PairSetData, InferError> {
     let name = source.name();
-    if is_spoken(model) && matches!(source, PairSource::Csv(_) | PairSource::Folder(_)) {
+    if is_spoken(model) && matches!(source, PairSource::Folder(_)) {
         return Err(InferError::Invalid(format!(
             "{name}: a pseudo-Siamese model pairs recordings with images; image-only pair sets \
-             do not fit it. Use seed-test, test or unseen"
+             do not fit it. Use seed-test, test, unseen, or csv:FILE with a recording and an \
+             image on each line"
         )));
     }
     match source {
@@ -415,14 +416,44 @@ pub fn build_pair_set(
             })
         }
         PairSource::Csv(path) => {
-            let file = read_pairs_csv(path)?;
+            let mut file = read_pairs_csv(path)?;
             let prep = model.image_prep(opts.invert);
+            let recording = |p: &PathBuf| super::embed::is_wav(p);
+            if is_spoken(model) {
+                // A recording and an image on each line, in either order: recordings left.
+                for i in 0..file.labels.len() {
+                    if recording(&file.right[i]) && !recording(&file.left[i]) {
+                        std::mem::swap(&mut file.left[i], &mut file.right[i]);
+                    }
+                    if !recording(&file.left[i]) || recording(&file.right[i]) {
+                        return Err(InferError::Invalid(format!(
+                            "{}: pair {} ({}, {}): a pseudo-Siamese model pairs a recording \
+                             (a .wav file) with an image",
+                            path.display(),
+                            i + 1,
+                            file.left[i].display(),
+                            file.right[i].display()
+                        )));
+                    }
+                }
+            } else if let Some(wav) = file.left.iter().chain(&file.right).find(|p| recording(p)) {
+                return Err(InferError::Invalid(format!(
+                    "{}: {} is a recording; only a pseudo-Siamese model (--arch pseudo) pairs \
+                     recordings",
+                    path.display(),
+                    wav.display()
+                )));
+            }
             let mut paths: Vec<PathBuf> = file.left.iter().chain(&file.right).cloned().collect();
             paths.sort();
             paths.dedup();
             let mut pixels = Vec::with_capacity(paths.len() * prep.width * prep.height);
             for p in &paths {
-                pixels.extend(load_image(p, &prep)?);
+                if recording(p) {
+                    pixels.extend(super::embed::recording_image(p)?);
+                } else {
+                    pixels.extend(load_image(p, &prep)?);
+                }
             }
             let index = |p: &PathBuf| paths.binary_search(p).unwrap_or(0) as u32;
             let pairs = PairSet {
@@ -438,7 +469,7 @@ pub fn build_pair_set(
             Ok(PairSetData {
                 name,
                 description: format!(
-                    "{} pairs of {} images from {} (labels {convention})",
+                    "{} pairs of {} inputs from {} (labels {convention})",
                     pairs.len(),
                     paths.len(),
                     path.display()
