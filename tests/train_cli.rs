@@ -784,7 +784,7 @@ fn an_image_folder_run_is_recorded_by_its_absolute_path() {
 #[test]
 fn an_interrupted_run_says_how_to_resume() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_siamese"))
+    let child = Command::new(env!("CARGO_BIN_EXE_siamese"))
         .args([
             "train", "--limit", "20", "--epochs", "100000", "--out", "r", "--quiet",
         ])
