@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use image::GrayImage;
 use image::imageops::FilterType;
+use rayon::prelude::*;
 
 use super::{ClassId, DataError, ImagePrep, ImageSet, read_idx};
 
@@ -137,18 +138,22 @@ pub fn load_omniglot(
         labels.push(entry.label as ClassId);
     }
     let (w, h) = (prep.width as u32, prep.height as u32);
-    let mut pixels = Vec::with_capacity(count * prep.width * prep.height);
-    for raw in array.data.chunks_exact(rows * cols) {
-        let inverted: Vec<u8> = raw.iter().map(|&v| 255 - v).collect();
-        let image = GrayImage::from_raw(cols as u32, rows as u32, inverted)
-            .ok_or_else(|| invalid(&images_path, "an image of the wrong size".into()))?;
-        let image = if (cols, rows) == (prep.width, prep.height) {
-            image
-        } else {
-            image::imageops::resize(&image, w, h, FilterType::Triangle)
-        };
-        pixels.extend_from_slice(image.as_raw());
-    }
+    // Images are resized in parallel; the collected order is the files' order.
+    let resized: Vec<Vec<u8>> = array
+        .data
+        .par_chunks_exact(rows * cols)
+        .map(|raw| {
+            let inverted: Vec<u8> = raw.iter().map(|&v| 255 - v).collect();
+            let image = GrayImage::from_raw(cols as u32, rows as u32, inverted)
+                .ok_or_else(|| invalid(&images_path, "an image of the wrong size".into()))?;
+            Ok(if (cols, rows) == (prep.width, prep.height) {
+                image.into_raw()
+            } else {
+                image::imageops::resize(&image, w, h, FilterType::Triangle).into_raw()
+            })
+        })
+        .collect::<Result<_, DataError>>()?;
+    let pixels = resized.concat();
     tracing::info!(
         set = set.stem(),
         images = count,
