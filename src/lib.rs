@@ -14,6 +14,7 @@ pub mod bench;
 pub mod data;
 pub mod eval;
 pub mod figure;
+pub mod index;
 pub mod infer;
 pub mod io;
 pub mod loss;

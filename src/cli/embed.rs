@@ -1,15 +1,12 @@
 //! `siamese embed`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use siamese::infer::{
-    EmbedFormat, EmbedInputs, encode_embeddings, gather_inputs, gather_recordings, is_wav,
-    rows_file,
-};
+use siamese::infer::{EmbedFormat, Embedded, embed_sources, encode_embeddings, rows_file};
 use siamese::io::write_atomic;
 
 use super::common::{DataArgs, ModelArgs};
@@ -91,81 +88,26 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--batch-size must be at least 1");
     }
     let model = args.model.open()?;
-    model.check_embeds()?;
     let prep = model.image_prep(args.model.invert);
-    // A pseudo-Siamese model embeds recordings (WAV files, and those in folders) through its
-    // recordings' branch and images through the other, into one space: recordings first.
-    let pseudo = model.net.is_pseudo();
-    if !pseudo && let Some(wav) = args.inputs.iter().find(|i| is_wav(Path::new(i))) {
-        anyhow::bail!(
-            "{wav}: a recording; only a pseudo-Siamese model (--arch pseudo) embeds recordings"
-        );
-    }
-    let recordings = if pseudo {
-        gather_recordings(&args.inputs)?
-    } else {
-        EmbedInputs::default()
-    };
-    let image_inputs: Vec<String> = args
-        .inputs
-        .iter()
-        .filter(|i| !is_wav(Path::new(i)))
-        .cloned()
-        .collect();
-    let mut inputs = if image_inputs.is_empty() {
-        EmbedInputs::default()
-    } else {
-        gather_inputs(
-            &image_inputs,
-            &prep,
-            &args
-                .data
-                .options(args.model.invert, 0)
-                .with_run_folder(&model),
-        )?
-    };
-    // Recordings found in folders are not "non-image entries" for a pseudo-Siamese model.
-    let wav_args = args.inputs.len() - image_inputs.len();
-    inputs.skipped.not_images = inputs
-        .skipped
-        .not_images
-        .saturating_sub(recordings.len() - wav_args);
-    if inputs.is_empty() && recordings.is_empty() {
-        anyhow::bail!(
-            "no {} found in {} ({} hidden and {} other files skipped)",
-            if pseudo {
-                "recordings or images"
-            } else {
-                "images"
-            },
-            args.inputs.join(", "),
-            inputs.skipped.hidden,
-            inputs.skipped.not_images
-        );
-    }
-    if inputs.skipped.hidden + inputs.skipped.not_images > 0 {
+    let data = args
+        .data
+        .options(args.model.invert, 0)
+        .with_run_folder(&model);
+    let started = Instant::now();
+    let embedded = embed_sources(&model, &args.inputs, &prep, &data, args.batch_size)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if embedded.skipped.hidden + embedded.skipped.not_images > 0 {
         tracing::info!(
             "skipped {} hidden and {} non-image entries",
-            inputs.skipped.hidden,
-            inputs.skipped.not_images
+            embedded.skipped.hidden,
+            embedded.skipped.not_images
         );
     }
-    let started = Instant::now();
-    let mut embeddings = if recordings.is_empty() {
-        Vec::new()
-    } else {
-        model.embed_recordings(&recordings.pixels, recordings.len(), args.batch_size)?
-    };
-    if !inputs.is_empty() {
-        embeddings.extend(model.embed(&inputs.pixels, inputs.len(), args.batch_size)?);
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    let count = recordings.len() + inputs.len();
-    let what = if pseudo {
+    let count = embedded.len();
+    let what = if model.net.is_pseudo() {
         format!(
             "{} recordings and {} images",
-            recordings.len(),
-            inputs.len()
+            embedded.recordings, embedded.images
         )
     } else {
         format!("{count} images")
@@ -174,8 +116,12 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
         "embedded {what} in {seconds:.2} s ({:.0} per second)",
         count as f64 / seconds.max(1e-9)
     );
-    let sources = [recordings.sources, inputs.sources].concat();
-    let labels = [recordings.labels, inputs.labels].concat();
+    let Embedded {
+        vectors: embeddings,
+        sources,
+        labels,
+        ..
+    } = embedded;
     let dim = model.embedding_dim();
     let (bytes, rows) = encode_embeddings(format, &embeddings, dim, &sources, &labels)
         .map_err(anyhow::Error::msg)?;

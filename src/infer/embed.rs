@@ -379,13 +379,103 @@ fn tsv_field(text: &str) -> String {
     text.replace(['\t', '\n', '\r'], " ")
 }
 
-/// Embed `inputs` with `model`, `batch` images at a time.
-pub fn embed_inputs(
+/// The embeddings of inputs, a row each, with where each came from.
+#[derive(Debug, Clone, Default)]
+pub struct Embedded {
+    /// The rows, one after another.
+    pub vectors: Vec<f32>,
+    /// Per row: its source, as [`EmbedInputs::sources`] names it.
+    pub sources: Vec<String>,
+    /// Per row: its label, as [`EmbedInputs::labels`] gives it.
+    pub labels: Vec<String>,
+    /// Rows that are recordings (they come first).
+    pub recordings: usize,
+    /// Rows that are images.
+    pub images: usize,
+    /// What folder walks left out.
+    pub skipped: Skipped,
+}
+
+impl Embedded {
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+}
+
+/// Embed what `inputs` name (see [`gather_inputs`]) with `model`, `batch` at a time. A
+/// pseudo-Siamese model also takes recordings ([`gather_recordings`]): they go through its
+/// recordings' branch into the same space and come first. An error when nothing is found, for
+/// a recording given to another model, and for a model with no embeddings (2-channel).
+pub fn embed_sources(
     model: &TrainedModel,
-    inputs: &EmbedInputs,
+    inputs: &[String],
+    prep: &ImagePrep,
+    data: &DataOptions,
     batch: usize,
-) -> Result<Vec<f32>, InferError> {
-    model.embed(&inputs.pixels, inputs.len(), batch)
+) -> Result<Embedded, InferError> {
+    model.check_embeds()?;
+    let pseudo = model.net.is_pseudo();
+    if !pseudo && let Some(wav) = inputs.iter().find(|i| is_wav(Path::new(i))) {
+        return Err(InferError::Invalid(format!(
+            "{wav}: a recording; only a pseudo-Siamese model (--arch pseudo) embeds recordings"
+        )));
+    }
+    let recordings = if pseudo {
+        gather_recordings(inputs)?
+    } else {
+        EmbedInputs::default()
+    };
+    let image_inputs: Vec<String> = inputs
+        .iter()
+        .filter(|i| !is_wav(Path::new(i)))
+        .cloned()
+        .collect();
+    let mut images = if image_inputs.is_empty() {
+        EmbedInputs::default()
+    } else {
+        gather_inputs(&image_inputs, prep, data)?
+    };
+    // Recordings found in folders are not "non-image entries" for a pseudo-Siamese model.
+    let wav_args = inputs.len() - image_inputs.len();
+    images.skipped.not_images = images
+        .skipped
+        .not_images
+        .saturating_sub(recordings.len() - wav_args);
+    if images.is_empty() && recordings.is_empty() {
+        return Err(InferError::Invalid(format!(
+            "no {} found in {} ({} hidden and {} other files skipped)",
+            if pseudo {
+                "recordings or images"
+            } else {
+                "images"
+            },
+            inputs.join(", "),
+            images.skipped.hidden,
+            images.skipped.not_images
+        )));
+    }
+    let mut vectors = if recordings.is_empty() {
+        Vec::new()
+    } else {
+        model.embed_recordings(&recordings.pixels, recordings.len(), batch)?
+    };
+    if !images.is_empty() {
+        vectors.extend(model.embed(&images.pixels, images.len(), batch)?);
+    }
+    Ok(Embedded {
+        vectors,
+        recordings: recordings.len(),
+        images: images.len(),
+        sources: [recordings.sources, images.sources].concat(),
+        labels: [recordings.labels, images.labels].concat(),
+        skipped: images.skipped,
+    })
 }
 
 #[cfg(test)]

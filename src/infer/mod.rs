@@ -7,8 +7,8 @@ mod report;
 mod sets;
 
 pub use embed::{
-    EmbedFormat, EmbedInputs, embed_inputs, encode_embeddings, gather_inputs, gather_recordings,
-    is_wav, recording_image, rows_file,
+    EmbedFormat, EmbedInputs, Embedded, embed_sources, encode_embeddings, gather_inputs,
+    gather_recordings, is_wav, recording_image, rows_file,
 };
 pub use model::{InferError, TrainedModel, pair_distances};
 pub use report::{
