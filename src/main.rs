@@ -8,6 +8,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     keep_freed_memory();
+    quiet_broken_pipe();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,
@@ -42,3 +43,17 @@ fn keep_freed_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_freed_memory() {}
+
+/// End quietly, as other command-line tools do, when the reader of stdout goes away
+/// (`siamese search ... | head`), instead of panicking on the failed write: the default
+/// action of SIGPIPE, which Rust's runtime sets to be ignored.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn quiet_broken_pipe() {
+    // SAFETY: restores the default disposition of one signal before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn quiet_broken_pipe() {}

@@ -476,3 +476,121 @@ fn evaluate_a_pairs_file_in_either_label_convention() {
     }
     assert_eq!(reports[0]["confusion"], reports[1]["confusion"]);
 }
+
+#[test]
+fn index_and_search_find_the_nearest_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = trained_run().to_str().unwrap();
+    // A gallery of two classes: a/ holds test images 0 and 1, b/ test image 2.
+    let gallery = dir.path().join("gallery");
+    for (class, i) in [("a", 0), ("a", 1), ("b", 2)] {
+        std::fs::create_dir_all(gallery.join(class)).unwrap();
+        save_test_png(i, &gallery.join(class).join(format!("{i}.png")));
+    }
+    let index = dir.path().join("g.safetensors");
+    let index_s = index.to_str().unwrap();
+    let o = siamese(&[
+        "index",
+        "--model",
+        run,
+        gallery.to_str().unwrap(),
+        "-o",
+        index_s,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("3 embeddings of 128 values"),
+        "{}",
+        stdout(&o)
+    );
+    let query = gallery.join("a/0.png");
+    let query_s = query.to_str().unwrap();
+    // The query itself is in the gallery: it comes first, at distance 0 (up to the rounding
+    // of embedding it in a batch of 3 against a batch of 1).
+    let v = json(&siamese(&[
+        "search", "--index", index_s, query_s, "-k", "3", "--json",
+    ]));
+    let found = v["queries"][0]["neighbours"].as_array().unwrap();
+    assert_eq!(found.len(), 3);
+    assert_eq!(found[0]["source"], query_s);
+    assert!(
+        found[0]["distance"].as_f64().unwrap() < 1e-5,
+        "{}",
+        found[0]
+    );
+    // Queries found in a class's sub-folder carry its label. With --skip-self each image finds
+    // the other two, each at the distance compare gives: for a/0 and a/1 one of the two is of
+    // their class (precision@2 1/2 whichever comes first), for b/2 neither (0).
+    let v = json(&siamese(&[
+        "search",
+        "--index",
+        index_s,
+        gallery.to_str().unwrap(),
+        "-k",
+        "2",
+        "--skip-self",
+        "--json",
+    ]));
+    let queries = v["queries"].as_array().unwrap();
+    assert_eq!(queries.len(), 3);
+    let mut nearest_right = 0.0;
+    for q in queries {
+        let found = q["neighbours"].as_array().unwrap();
+        assert_eq!(found.len(), 2);
+        assert!(found.iter().all(|n| n["source"] != q["source"]));
+        assert!(found[0]["distance"].as_f64() <= found[1]["distance"].as_f64());
+        if found[0]["label"] == q["label"] {
+            nearest_right += 1.0;
+        }
+        for n in found {
+            // compare exits 0 (same) or 1 (different).
+            let o = siamese(&[
+                "compare",
+                "--model",
+                run,
+                q["source"].as_str().unwrap(),
+                n["source"].as_str().unwrap(),
+                "--json",
+            ]);
+            assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+            let c: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let (d, c) = (
+                n["distance"].as_f64().unwrap(),
+                c["distance"].as_f64().unwrap(),
+            );
+            assert!((d - c).abs() < 1e-4, "search {d} against compare {c}");
+        }
+    }
+    assert_eq!(v["labelled_queries"], 3);
+    let precision = v["precision_at_k"].as_f64().unwrap();
+    assert!((precision - 1.0 / 3.0).abs() < 1e-12, "{precision}");
+    let accuracy = v["nearest_neighbour_accuracy"].as_f64().unwrap();
+    assert!((accuracy - nearest_right / 3.0).abs() < 1e-12, "{accuracy}");
+
+    // An index made with other weights is refused, naming the remedy.
+    let built = siamese::index::EmbeddingIndex::read(&index).unwrap();
+    let mut other = built.model().clone();
+    other.weights_md5 = "00000000000000000000000000000000".into();
+    let rows = built.len();
+    let changed = siamese::index::EmbeddingIndex::new(
+        other,
+        built.dim(),
+        (0..rows).flat_map(|r| built.vector(r).to_vec()).collect(),
+        (0..rows).map(|r| built.source(r).to_string()).collect(),
+        (0..rows).map(|r| built.label(r).to_string()).collect(),
+    )
+    .unwrap();
+    let stale = dir.path().join("stale.safetensors");
+    changed.write(&stale).unwrap();
+    let o = siamese(&["search", "--index", stale.to_str().unwrap(), query_s]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("rebuild the index"), "{}", stderr(&o));
+    // Not an index at all.
+    let o = siamese(&["search", "--index", query_s, query_s]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("0.png: not a siamese index file"),
+        "{}",
+        stderr(&o)
+    );
+}

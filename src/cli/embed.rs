@@ -59,25 +59,7 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
         })?,
     };
     if !to_stdout {
-        // Find out now, not after the embedding, whether the output can be written.
-        if args.output.is_dir() {
-            anyhow::bail!(
-                "-o {}: a folder; name the output file",
-                args.output.display()
-            );
-        }
-        let parent = args
-            .output
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        if !parent.is_dir() {
-            anyhow::bail!(
-                "-o {}: the folder {} does not exist",
-                args.output.display(),
-                parent.display()
-            );
-        }
+        check_output_folder(&args.output)?;
     }
     if to_stdout && format == EmbedFormat::Npy {
         anyhow::bail!(
@@ -140,4 +122,24 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
     }
     println!("{count} embeddings of {dim} values written to {written}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Find out before the work, not after, whether `output` can be written: it names a file in a
+/// folder that exists.
+pub fn check_output_folder(output: &std::path::Path) -> anyhow::Result<()> {
+    if output.is_dir() {
+        anyhow::bail!("-o {}: a folder; name the output file", output.display());
+    }
+    let parent = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !parent.is_dir() {
+        anyhow::bail!(
+            "-o {}: the folder {} does not exist",
+            output.display(),
+            parent.display()
+        );
+    }
+    Ok(())
 }

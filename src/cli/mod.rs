@@ -5,7 +5,9 @@ mod common;
 mod compare;
 mod embed;
 mod evaluate;
+mod index;
 mod logging;
+mod search;
 mod train;
 
 use std::process::ExitCode;
@@ -41,6 +43,11 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Embeddings of images, folders or datasets, written as .npy, CSV or JSON lines.
     Embed(embed::EmbedArgs),
+    /// Index the embeddings of a gallery (images, folders, dataset splits) for `search`.
+    Index(index::IndexArgs),
+    /// The nearest neighbours of queries in an index, with distances, verdicts at the model's
+    /// threshold and, for labelled queries, precision@k.
+    Search(search::SearchArgs),
     /// Measure training-step and embedding throughput of the chapter's model.
     Bench(bench::BenchArgs),
 }
@@ -60,6 +67,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Embed(args) => {
             logging::init_stderr(cli.verbose, cli.quiet);
             embed::run(args)
+        }
+        Command::Index(args) => {
+            logging::init_stderr(cli.verbose, cli.quiet);
+            index::run(args)
+        }
+        Command::Search(args) => {
+            logging::init_stderr(cli.verbose, cli.quiet);
+            search::run(args)
         }
         Command::Bench(args) => {
             logging::init_stderr(cli.verbose, cli.quiet);

@@ -19,6 +19,9 @@ use rayon::prelude::*;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use thiserror::Error;
 
+use crate::infer::{Embedded, TrainedModel};
+use crate::train::MODEL_WEIGHTS;
+
 /// The format tag index files of this version carry.
 pub const INDEX_FORMAT: &str = "siamese-index/1";
 
@@ -56,6 +59,21 @@ pub struct IndexedModel {
     pub run: PathBuf,
     /// MD5 of its weights file, to tell when the model has changed since.
     pub weights_md5: String,
+}
+
+impl IndexedModel {
+    /// The model `model` is: its run folder, made absolute, and the MD5 of its weights.
+    pub fn of(model: &TrainedModel) -> Result<Self, IndexError> {
+        let root = model.run.root();
+        let weights = model.run.file(MODEL_WEIGHTS);
+        let weights_md5 = crate::data::md5_file(&weights).map_err(|e| {
+            IndexError::Invalid(format!("reading the weights of {}: {e}", root.display()))
+        })?;
+        Ok(Self {
+            run: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+            weights_md5,
+        })
+    }
 }
 
 /// One neighbour found by a search.
@@ -120,6 +138,41 @@ impl EmbeddingIndex {
             sources,
             labels,
         })
+    }
+
+    /// The index of what `model` embedded ([`embed_sources`](crate::infer::embed_sources)).
+    pub fn build(model: &TrainedModel, embedded: Embedded) -> Result<Self, IndexError> {
+        Self::new(
+            IndexedModel::of(model)?,
+            model.embedding_dim(),
+            embedded.vectors,
+            embedded.sources,
+            embedded.labels,
+        )
+    }
+
+    /// An error unless `model` is the model this index was built with (same weights).
+    pub fn check_model(&self, model: &TrainedModel) -> Result<(), IndexError> {
+        let now = IndexedModel::of(model)?;
+        if now.weights_md5 != self.model.weights_md5 {
+            return Err(IndexError::Invalid(format!(
+                "the index was built with the model in {} (weights MD5 {}), but the model in {} \
+                 has weights MD5 {}: embeddings of different models are not comparable; \
+                 rebuild the index with `siamese index`",
+                self.model.run.display(),
+                self.model.weights_md5,
+                now.run.display(),
+                now.weights_md5
+            )));
+        }
+        if model.embedding_dim() != self.dim {
+            return Err(IndexError::Invalid(format!(
+                "the model embeds into {} values, the index holds {}",
+                model.embedding_dim(),
+                self.dim
+            )));
+        }
+        Ok(())
     }
 
     /// Rows held.
