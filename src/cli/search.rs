@@ -1,12 +1,14 @@
 //! `siamese search`.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
+use rayon::prelude::*;
 use serde::Serialize;
-use siamese::index::EmbeddingIndex;
+use siamese::index::{EmbeddingIndex, Neighbour};
 use siamese::infer::embed_sources;
 
 use super::common::{DataArgs, ModelArgs};
@@ -113,19 +115,26 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     let data = args.data.options(args.invert, 0).with_run_folder(&model);
     let queries = embed_sources(&model, &args.queries, &prep, &data, args.batch_size)?;
     let threshold = model.threshold();
+    // Rows that are a query are asked for on top of k, then left out.
+    let mut rows_of_source: HashMap<&str, usize> = HashMap::new();
+    if args.skip_self {
+        for r in 0..index.len() {
+            *rows_of_source.entry(index.source(r)).or_default() += 1;
+        }
+    }
+    let found: Vec<Vec<Neighbour>> = queries
+        .vectors
+        .par_chunks_exact(index.dim())
+        .zip(&queries.sources)
+        .map(|(vector, source)| {
+            let selves = rows_of_source.get(source.as_str()).copied().unwrap_or(0);
+            index.nearest(vector, args.k + selves)
+        })
+        .collect::<Result<_, _>>()?;
     let mut results = Vec::with_capacity(queries.len());
-    for (q, vector) in queries.vectors.chunks_exact(index.dim()).enumerate() {
+    for (q, nearest) in found.into_iter().enumerate() {
         let source = &queries.sources[q];
-        // Rows that are this query are asked for on top of k, then left out.
-        let selves = if args.skip_self {
-            (0..index.len())
-                .filter(|&r| index.source(r) == source)
-                .count()
-        } else {
-            0
-        };
-        let neighbours = index
-            .nearest(vector, args.k + selves)?
+        let neighbours = nearest
             .into_iter()
             .filter(|n| !args.skip_self || index.source(n.row) != source)
             .take(args.k)

@@ -12,7 +12,8 @@
 //! metadata, the format tag, the model's run folder and the MD5 of its weights, and the rows'
 //! sources and labels as JSON lists. It is written atomically.
 
-use std::collections::HashMap;
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -220,28 +221,29 @@ impl EmbeddingIndex {
                 self.dim
             )));
         }
-        let mut all: Vec<Neighbour> = self
-            .vectors
-            .chunks_exact(self.dim)
-            .enumerate()
-            .map(|(row, v)| Neighbour {
+        // The k best so far in a max-heap (worst on top), ordered by squared distance, which
+        // ranks the rows as distance does, then by row; the root is taken of the k kept.
+        let k = k.min(self.len());
+        let mut best: BinaryHeap<Candidate> = BinaryHeap::with_capacity(k + 1);
+        if k > 0 {
+            for (row, v) in self.vectors.chunks_exact(self.dim).enumerate() {
+                let candidate = Candidate(squared_distance(query, v), row);
+                if best.len() < k {
+                    best.push(candidate);
+                } else if best.peek().is_some_and(|worst| candidate < *worst) {
+                    best.pop();
+                    best.push(candidate);
+                }
+            }
+        }
+        Ok(best
+            .into_sorted_vec()
+            .into_iter()
+            .map(|Candidate(squared, row)| Neighbour {
                 row,
-                distance: euclidean(query, v),
+                distance: squared.sqrt(),
             })
-            .collect();
-        let order = |a: &Neighbour, b: &Neighbour| {
-            a.distance.total_cmp(&b.distance).then(a.row.cmp(&b.row))
-        };
-        let k = k.min(all.len());
-        if k == 0 {
-            return Ok(Vec::new());
-        }
-        if k < all.len() {
-            all.select_nth_unstable_by(k - 1, order);
-            all.truncate(k);
-        }
-        all.sort_unstable_by(order);
-        Ok(all)
+            .collect())
     }
 
     /// [`nearest`](Self::nearest) for each query of `queries` (rows of `dim` values), in
@@ -361,13 +363,50 @@ impl EmbeddingIndex {
     }
 }
 
-/// Euclidean distance of two embeddings.
-fn euclidean(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum::<f32>()
-        .sqrt()
+/// A row and its squared distance, ordered by distance then row.
+#[derive(Debug, Clone, Copy)]
+struct Candidate(f32, usize);
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Candidate {}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
+    }
+}
+
+/// Squared Euclidean distance of two embeddings, summed in eight lanes (which the compiler
+/// turns into SIMD) and then in a fixed order, so the result does not depend on the machine.
+fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+    const LANES: usize = 8;
+    let whole = a.len() / LANES * LANES;
+    let mut lanes = [0f32; LANES];
+    for (x, y) in a[..whole]
+        .chunks_exact(LANES)
+        .zip(b[..whole].chunks_exact(LANES))
+    {
+        for i in 0..LANES {
+            let d = x[i] - y[i];
+            lanes[i] += d * d;
+        }
+    }
+    let mut sum: f32 = lanes.iter().sum();
+    for (x, y) in a[whole..].iter().zip(&b[whole..]) {
+        sum += (x - y) * (x - y);
+    }
+    sum
 }
 
 #[cfg(test)]
