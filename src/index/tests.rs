@@ -112,3 +112,17 @@ fn file_round_trip_and_bad_files() {
         .to_string();
     assert!(err.contains("none.index"), "{err}");
 }
+
+#[test]
+fn distances_over_simd_lanes_and_the_tail() {
+    // 10 values: one lane group of 8 and a tail of 2. |(1..=10) - 0|^2 = 385, and
+    // |(1..=10) - (1..=10 shifted by 0.5)|^2 = 10 * 0.25 = 2.5.
+    let a: Vec<f32> = (1..=10).map(|v| v as f32).collect();
+    let b: Vec<f32> = a.iter().map(|v| v + 0.5).collect();
+    assert_eq!(squared_distance(&a, &[0.0; 10]), 385.0);
+    assert_eq!(squared_distance(&a, &b), 2.5);
+    let one = |s: &str| vec![s.to_string()];
+    let index = EmbeddingIndex::new(model(), 10, vec![0.0; 10], one("zero"), one("")).unwrap();
+    let found = index.nearest(&a, 1).unwrap();
+    assert_eq!(found[0].distance, 385f32.sqrt());
+}
