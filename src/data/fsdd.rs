@@ -444,17 +444,22 @@ mod tests {
         assert!(err.contains("metadata.tsv"), "{err}");
     }
 
+    /// The real dataset's folder: `$SIAMESE_DATA/fsdd`, else `../shared/data/fsdd`.
+    fn shared_fsdd() -> PathBuf {
+        let dir = crate::data::resolve_named_dir(FSDD, None);
+        if dir.join("metadata.tsv").is_file() {
+            dir
+        } else {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fsdd")
+        }
+    }
+
     /// A recording whose bytes do not match the index's MD5 is refused, naming the file and
     /// both sums; with the true sum (`md5sum 0_george_0.wav`, also the shared index's
     /// value) the same file loads.
     #[test]
     fn recordings_are_checked_against_their_md5() {
-        let shared = crate::data::resolve_named_dir(FSDD, None);
-        let shared = if shared.join("metadata.tsv").is_file() {
-            shared
-        } else {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fsdd")
-        };
+        let shared = shared_fsdd();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("recordings")).unwrap();
         std::fs::copy(
@@ -487,12 +492,7 @@ mod tests {
     /// recordings.
     #[test]
     fn shared_fsdd_loads_and_splits() {
-        let dir = crate::data::resolve_named_dir(FSDD, None);
-        let dir = if dir.join("metadata.tsv").is_file() {
-            dir
-        } else {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fsdd")
-        };
+        let dir = shared_fsdd();
         let (audio, recordings) = load_fsdd(&dir).unwrap();
         assert_eq!((audio.len(), audio.rows, audio.cols), (3000, 28, 28));
         // No image is blank: the kept frames of every recording reach within 10 dB of its
