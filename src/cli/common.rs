@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use siamese::backend::{BackendKind, init_threads};
-use siamese::data::DownloadOptions;
+use siamese::data::{DownloadOptions, ImagePrep};
 use siamese::infer::{DataOptions, TrainedModel};
 
 /// Which model to load and where it runs.
@@ -61,5 +61,14 @@ impl DataArgs {
             invert,
             run_folder: None,
         }
+    }
+
+    /// How `model` takes inputs named on the command line: its image preparation, and the
+    /// data options that find dataset splits (the run's own folder among them).
+    pub fn for_inputs(&self, model: &TrainedModel, invert: bool) -> (ImagePrep, DataOptions) {
+        (
+            model.image_prep(invert),
+            self.options(invert, 0).with_run_folder(model),
+        )
     }
 }

@@ -41,11 +41,7 @@ struct Verdict {
 
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let model = args.model.open()?;
-    let prep = model.image_prep(args.model.invert);
-    let data = args
-        .data
-        .options(args.model.invert, 0)
-        .with_run_folder(&model);
+    let (prep, data) = args.data.for_inputs(&model, args.model.invert);
     let mut images = Vec::with_capacity(2);
     let mut left_pixels = None;
     if !model.net.is_pseudo()

@@ -38,11 +38,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
     }
     super::embed::check_output_folder(&args.output)?;
     let model = args.model.open()?;
-    let prep = model.image_prep(args.model.invert);
-    let data = args
-        .data
-        .options(args.model.invert, 0)
-        .with_run_folder(&model);
+    let (prep, data) = args.data.for_inputs(&model, args.model.invert);
     let started = Instant::now();
     let embedded = embed_sources(&model, &args.inputs, &prep, &data, args.batch_size)?;
     let index = EmbeddingIndex::build(&model, embedded)?;

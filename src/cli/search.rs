@@ -111,8 +111,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     index.check_model(&model)?;
-    let prep = model.image_prep(args.invert);
-    let data = args.data.options(args.invert, 0).with_run_folder(&model);
+    let (prep, data) = args.data.for_inputs(&model, args.invert);
     let queries = embed_sources(&model, &args.queries, &prep, &data, args.batch_size)?;
     let threshold = model.threshold();
     // Rows that are a query are asked for on top of k, then left out.
