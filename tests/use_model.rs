@@ -162,14 +162,14 @@ fn one_shot_refuses_more_ways_than_unseen_classes() {
         "{}",
         stderr(&o)
     );
-    // A list whose last entry fails still prints the figures of the entries before it (the
-    // same 4-way result as above: same evaluation seed), then fails.
+    // A list with a failing entry still prints the figures of the others (the same 4-way
+    // result as above: same evaluation seed), then fails naming the entry.
     let o = siamese(&[
         "evaluate",
         "--model",
         run,
         "--one-shot",
-        "4,5",
+        "5,4",
         "--episodes",
         "200",
         "--json",
@@ -182,7 +182,7 @@ fn one_shot_refuses_more_ways_than_unseen_classes() {
         ok["one_shot"][0]["result"]
     );
     assert!(
-        stderr(&o).contains("computed before this failure") && stderr(&o).contains("only 4"),
+        stderr(&o).contains("--one-shot 5: ") && stderr(&o).contains("only 4"),
         "{}",
         stderr(&o)
     );

@@ -91,7 +91,13 @@ fn pair_sources(
     }
     for name in names {
         if name == "all" {
-            out.extend(PairSource::all_for(model));
+            let all = PairSource::all_for(model);
+            let names: Vec<String> = all.iter().map(PairSource::name).collect();
+            tracing::info!(
+                "--pairs all: {} (the sets the run's dataset has)",
+                names.join(", ")
+            );
+            out.extend(all);
         } else {
             out.push(PairSource::parse(name).map_err(|e| anyhow::anyhow!("--pairs: {e}"))?);
         }
@@ -152,52 +158,53 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    // Each set is scored in turn; when one fails, the figures of those before it are still
-    // printed, then the error ends the command (exit status 2).
+    // Every set and every N is scored; those that fail are named after the figures of the
+    // others are printed, and the command then ends with exit status 2.
     let mut pair_sets = Vec::new();
     let mut shots = Vec::new();
-    let mut failure = None;
+    let mut failures: Vec<String> = Vec::new();
     for source in &sources {
         tracing::info!("scoring {}", source.name());
         match evaluate_pairs(&model, source, &opts) {
             Ok(report) => pair_sets.push(report),
-            Err(e) => {
-                failure = Some(anyhow::Error::new(e));
-                break;
-            }
+            Err(e) => failures.push(format!("--pairs {}: {e}", source.name())),
         }
     }
     for &ways in &args.one_shot {
-        if failure.is_some() {
-            break;
-        }
         tracing::info!("{ways}-way one-shot, {} episodes", args.episodes);
         match one_shot(&model, &args.one_shot_classes, ways, args.episodes, &opts) {
             Ok(report) => shots.push(report),
-            Err(e) => failure = Some(anyhow::Error::new(e)),
+            Err(e) => failures.push(format!("--one-shot {ways}: {e}")),
         }
     }
-    if pair_sets.is_empty()
-        && shots.is_empty()
-        && let Some(e) = failure
-    {
-        return Err(e);
+    let scored = !(pair_sets.is_empty() && shots.is_empty());
+    if scored {
+        let report = Report {
+            model: args.model.model.display().to_string(),
+            label_convention: "1 = same, 0 = different; same when distance < threshold",
+            calibration,
+            pair_sets,
+            one_shot: shots,
+        };
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print_table(&report);
+        }
     }
-    let report = Report {
-        model: args.model.model.display().to_string(),
-        label_convention: "1 = same, 0 = different; same when distance < threshold",
-        calibration,
-        pair_sets,
-        one_shot: shots,
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_table(&report);
-    }
-    match failure {
-        Some(e) => Err(e.context("the figures above were computed before this failure")),
-        None => Ok(ExitCode::SUCCESS),
+    match failures.len() {
+        0 => Ok(ExitCode::SUCCESS),
+        1 if !scored => Err(anyhow::anyhow!("{}", failures[0])),
+        _ => Err(anyhow::anyhow!(
+            "{} of the evaluations asked for failed{}:\n  {}",
+            failures.len(),
+            if scored {
+                " (the figures above are those of the others)"
+            } else {
+                ""
+            },
+            failures.join("\n  ")
+        )),
     }
 }
 
