@@ -664,6 +664,43 @@ fn a_pseudo_siamese_model_matches_recordings_with_images() {
     assert_eq!(set["pairs"], 2);
     let mean = set["mean_distance_same"].as_f64().unwrap();
     assert!((mean - distance).abs() < 1e-5, "{mean} against {distance}");
+    // Searched, a recording is matched only with the index's images and an image only with
+    // its recordings: the one pair, at compare's distance.
+    let o = siamese(
+        dir.path(),
+        &[
+            "index",
+            "--model",
+            "ps",
+            w,
+            "seven.png",
+            "-o",
+            "g.safetensors",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (query, other) in [(w, "seven.png"), ("seven.png", w)] {
+        let o = siamese(
+            dir.path(),
+            &[
+                "search",
+                "--index",
+                "g.safetensors",
+                query,
+                "-k",
+                "5",
+                "--json",
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let found = v["queries"][0]["neighbours"].as_array().unwrap();
+        assert_eq!(found.len(), 1, "{query}: {found:?}");
+        let expected = std::fs::canonicalize(dir.path().join(other)).unwrap();
+        assert_eq!(found[0]["source"].as_str(), expected.to_str());
+        let d = found[0]["distance"].as_f64().unwrap();
+        assert!((d - distance).abs() < 1e-4, "{d} against {distance}");
+    }
     expect_error(
         dir.path(),
         &["embed", "--model", "ps", "no-such.wav"],

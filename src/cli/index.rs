@@ -36,7 +36,18 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
     if args.batch_size == 0 {
         anyhow::bail!("--batch-size must be at least 1");
     }
+    if args.output.as_os_str() == "-" {
+        anyhow::bail!("-o -: an index is a binary file; name the file to write");
+    }
     super::embed::check_output_folder(&args.output)?;
+    // Only an index is ever replaced: never a model's weights, an input, or another file.
+    if args.output.exists() && EmbeddingIndex::read(&args.output).is_err() {
+        anyhow::bail!(
+            "-o {}: the file exists and is not a siamese index; it is left alone (remove it, or \
+             name another file)",
+            args.output.display()
+        );
+    }
     let model = args.model.open()?;
     let (prep, data) = args.data.for_inputs(&model, args.model.invert);
     let started = Instant::now();
@@ -51,8 +62,9 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
         .write(&args.output)
         .with_context(|| format!("writing the index {}", args.output.display()))?;
     println!(
-        "{} embeddings of {} values indexed in {} (model {})",
+        "{} embedding{} of {} values indexed in {} (model {})",
         index.len(),
+        if index.len() == 1 { "" } else { "s" },
         index.dim(),
         args.output.display(),
         index.model().run.display()

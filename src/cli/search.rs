@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use rayon::prelude::*;
 use serde::Serialize;
-use siamese::index::{EmbeddingIndex, Neighbour};
+use siamese::index::{EmbeddingIndex, Neighbour, canonical_source};
 use siamese::infer::embed_sources;
 
 use super::common::{DataArgs, ModelArgs};
@@ -61,8 +61,13 @@ struct Report {
     threshold: f32,
     k: usize,
     queries: Vec<QueryResult>,
-    /// Queries that carry a label (the retrieval figures use these).
+    /// Queries that carry a label and found neighbours (the retrieval figures use these).
     labelled_queries: usize,
+    /// Of those, queries that found fewer than k neighbours (their precision is over those
+    /// found).
+    short_of_k: usize,
+    /// Labelled queries left with no neighbour at all (left out of the figures).
+    without_neighbours: usize,
     /// Mean share of a labelled query's neighbours that carry its label.
     precision_at_k: Option<f64>,
     /// Share of labelled queries whose nearest neighbour carries their label.
@@ -93,28 +98,71 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     if args.batch_size == 0 {
         anyhow::bail!("--batch-size must be at least 1");
     }
-    let index = EmbeddingIndex::read(&args.index)?;
-    let run = args
-        .model
-        .clone()
-        .unwrap_or_else(|| index.model().run.clone());
+    let index = EmbeddingIndex::read(&args.index).context("--index")?;
+    let run = match &args.model {
+        Some(run) => run.clone(),
+        None => {
+            let run = index.model().run.clone();
+            if !run.is_dir() {
+                anyhow::bail!(
+                    "the index {} was built with the model in {}, which is not there now; pass \
+                     --model with the run folder's new place",
+                    args.index.display(),
+                    run.display()
+                );
+            }
+            run
+        }
+    };
     let opener = ModelArgs {
         model: run.clone(),
         backend: args.backend.clone(),
         threads: args.threads,
         invert: args.invert,
     };
-    let model = opener.open().with_context(|| {
-        format!(
-            "the index {} names this model; pass --model if it has moved",
-            args.index.display()
-        )
-    })?;
-    index.check_model(&model)?;
+    let model = opener.open()?;
+    index
+        .check_model(&model)
+        .with_context(|| format!("--index {}", args.index.display()))?;
     let (prep, data) = args.data.for_inputs(&model, args.invert);
     let queries = embed_sources(&model, &args.queries, &prep, &data, args.batch_size)?;
     let threshold = model.threshold();
-    // Rows that are a query are asked for on top of k, then left out.
+    // A pseudo-Siamese model learnt to match recordings with images only: a recording is
+    // looked up among the index's images, an image among its recordings.
+    let pseudo = model.net.is_pseudo();
+    let rows_for = |query: usize| {
+        if !pseudo {
+            0..index.len()
+        } else if query < queries.recordings {
+            index.recordings()..index.len()
+        } else {
+            0..index.recordings()
+        }
+    };
+    if pseudo {
+        let (images, recordings) = (index.len() - index.recordings(), index.recordings());
+        if queries.recordings > 0 && images == 0 {
+            anyhow::bail!(
+                "--index {} holds no images to match the recordings against (a pseudo-Siamese \
+                 model matches recordings with images)",
+                args.index.display()
+            );
+        }
+        if queries.images > 0 && recordings == 0 {
+            anyhow::bail!(
+                "--index {} holds no recordings to match the images against (a pseudo-Siamese \
+                 model matches images with recordings)",
+                args.index.display()
+            );
+        }
+    }
+    // Rows that are a query (the same file, wherever it was named from) are asked for on top
+    // of k, then left out.
+    let query_keys: Vec<String> = queries
+        .sources
+        .iter()
+        .map(|s| canonical_source(s))
+        .collect();
     let mut rows_of_source: HashMap<&str, usize> = HashMap::new();
     if args.skip_self {
         for r in 0..index.len() {
@@ -124,18 +172,19 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     let found: Vec<Vec<Neighbour>> = queries
         .vectors
         .par_chunks_exact(index.dim())
-        .zip(&queries.sources)
-        .map(|(vector, source)| {
-            let selves = rows_of_source.get(source.as_str()).copied().unwrap_or(0);
-            index.nearest(vector, args.k + selves)
+        .zip(&query_keys)
+        .enumerate()
+        .map(|(q, (vector, key))| {
+            let selves = rows_of_source.get(key.as_str()).copied().unwrap_or(0);
+            index.nearest_within(vector, args.k + selves, rows_for(q))
         })
         .collect::<Result<_, _>>()?;
     let mut results = Vec::with_capacity(queries.len());
     for (q, nearest) in found.into_iter().enumerate() {
-        let source = &queries.sources[q];
+        let key = &query_keys[q];
         let neighbours = nearest
             .into_iter()
-            .filter(|n| !args.skip_self || index.source(n.row) != source)
+            .filter(|n| !args.skip_self || index.source(n.row) != key)
             .take(args.k)
             .enumerate()
             .map(|(i, n)| Found {
@@ -148,18 +197,20 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
             })
             .collect();
         results.push(QueryResult {
-            source: source.clone(),
+            source: queries.sources[q].clone(),
             label: queries.labels[q].clone(),
             neighbours,
         });
     }
-    let labelled: Vec<&QueryResult> = results
+    let labelled: Vec<&QueryResult> = results.iter().filter(|r| !r.label.is_empty()).collect();
+    let answered: Vec<&QueryResult> = labelled
         .iter()
-        .filter(|r| !r.label.is_empty() && !r.neighbours.is_empty())
+        .copied()
+        .filter(|r| !r.neighbours.is_empty())
         .collect();
     let mean = |f: &dyn Fn(&QueryResult) -> f64| {
-        (!labelled.is_empty())
-            .then(|| labelled.iter().map(|r| f(r)).sum::<f64>() / labelled.len() as f64)
+        (!answered.is_empty())
+            .then(|| answered.iter().map(|r| f(r)).sum::<f64>() / answered.len() as f64)
     };
     let precision_at_k = mean(&|r| {
         r.neighbours.iter().filter(|n| n.label == r.label).count() as f64
@@ -167,12 +218,19 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     });
     let nearest_neighbour_accuracy =
         mean(&|r| f64::from(u8::from(r.neighbours[0].label == r.label)));
+    let short_of_k = answered
+        .iter()
+        .filter(|r| r.neighbours.len() < args.k)
+        .count();
+    let without_neighbours = labelled.len() - answered.len();
     let report = Report {
         index: args.index.clone(),
         model: run,
         threshold,
         k: args.k,
-        labelled_queries: labelled.len(),
+        labelled_queries: answered.len(),
+        short_of_k,
+        without_neighbours,
         queries: results,
         precision_at_k,
         nearest_neighbour_accuracy,
@@ -207,10 +265,31 @@ fn print_table(report: &Report) {
         }
     }
     if let (Some(p), Some(top1)) = (report.precision_at_k, report.nearest_neighbour_accuracy) {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         println!(
-            "over {} labelled queries: precision@{} {p:.4}, nearest-neighbour accuracy {top1:.4} \
-             (threshold {:.4} for same/different)",
-            report.labelled_queries, report.k, report.threshold
+            "over {}: precision@{} {p:.4}, nearest-neighbour accuracy {top1:.4} (threshold {:.4} \
+             for same/different)",
+            plural(
+                report.labelled_queries,
+                "labelled query",
+                "labelled queries"
+            ),
+            report.k,
+            report.threshold
+        );
+        if report.short_of_k > 0 {
+            println!(
+                "({} fewer than {} neighbours: precision over those found)",
+                plural(report.short_of_k, "query had", "queries had"),
+                report.k
+            );
+        }
+    }
+    if report.without_neighbours > 0 {
+        println!(
+            "({} of the labelled queries had no neighbour and are left out of the figures)",
+            report.without_neighbours
         );
     }
 }

@@ -14,6 +14,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -91,6 +92,8 @@ pub struct Neighbour {
 pub struct EmbeddingIndex {
     model: IndexedModel,
     dim: usize,
+    /// The leading rows that are recordings (a pseudo-Siamese model's gallery); 0 otherwise.
+    recordings: usize,
     vectors: Vec<f32>,
     sources: Vec<String>,
     labels: Vec<String>,
@@ -135,21 +138,46 @@ impl EmbeddingIndex {
         Ok(Self {
             model,
             dim,
+            recordings: 0,
             vectors,
             sources,
             labels,
         })
     }
 
+    /// The same index, saying that its first `count` rows are recordings.
+    pub fn with_recordings(mut self, count: usize) -> Result<Self, IndexError> {
+        if count > self.len() {
+            return Err(IndexError::Invalid(format!(
+                "{count} recordings among {} rows",
+                self.len()
+            )));
+        }
+        self.recordings = count;
+        Ok(self)
+    }
+
+    /// How many of the leading rows are recordings (the rest are images).
+    pub fn recordings(&self) -> usize {
+        self.recordings
+    }
+
     /// The index of what `model` embedded ([`embed_sources`](crate::infer::embed_sources)).
+    /// File sources are stored by their absolute paths, so that the index means the same
+    /// from any working directory.
     pub fn build(model: &TrainedModel, embedded: Embedded) -> Result<Self, IndexError> {
         Self::new(
             IndexedModel::of(model)?,
             model.embedding_dim(),
             embedded.vectors,
-            embedded.sources,
+            embedded
+                .sources
+                .iter()
+                .map(|s| canonical_source(s))
+                .collect(),
             embedded.labels,
-        )
+        )?
+        .with_recordings(embedded.recordings)
     }
 
     /// An error unless `model` is the model this index was built with (same weights).
@@ -214,6 +242,22 @@ impl EmbeddingIndex {
     /// The `k` rows nearest `query` (fewer when the index holds fewer), nearest first; rows at
     /// equal distance in row order.
     pub fn nearest(&self, query: &[f32], k: usize) -> Result<Vec<Neighbour>, IndexError> {
+        self.nearest_within(query, k, 0..self.len())
+    }
+
+    /// [`nearest`](Self::nearest) among the rows `rows` only.
+    pub fn nearest_within(
+        &self,
+        query: &[f32],
+        k: usize,
+        rows: Range<usize>,
+    ) -> Result<Vec<Neighbour>, IndexError> {
+        if rows.end > self.len() {
+            return Err(IndexError::Invalid(format!(
+                "rows {rows:?} of an index of {}",
+                self.len()
+            )));
+        }
         if query.len() != self.dim {
             return Err(IndexError::Invalid(format!(
                 "a query of {} values against an index of {}-value embeddings",
@@ -223,10 +267,13 @@ impl EmbeddingIndex {
         }
         // The k best so far in a max-heap (worst on top), ordered by squared distance, which
         // ranks the rows as distance does, then by row; the root is taken of the k kept.
-        let k = k.min(self.len());
+        let k = k.min(rows.len());
         let mut best: BinaryHeap<Candidate> = BinaryHeap::with_capacity(k + 1);
         if k > 0 {
-            for (row, v) in self.vectors.chunks_exact(self.dim).enumerate() {
+            let start = rows.start;
+            let slab = &self.vectors[rows.start * self.dim..rows.end * self.dim];
+            for (i, v) in slab.chunks_exact(self.dim).enumerate() {
+                let row = start + i;
                 let candidate = Candidate(squared_distance(query, v), row);
                 if best.len() < k {
                     best.push(candidate);
@@ -279,6 +326,7 @@ impl EmbeddingIndex {
                 "model_weights_md5".to_string(),
                 self.model.weights_md5.clone(),
             ),
+            ("recordings".to_string(), self.recordings.to_string()),
             ("sources".to_string(), json(&self.sources)),
             ("labels".to_string(), json(&self.labels)),
         ]);
@@ -359,8 +407,36 @@ impl EmbeddingIndex {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        Self::new(model, dim, vectors, sources, labels).map_err(|e| bad(e.to_string()))
+        let recordings: usize = match meta.get("recordings") {
+            Some(text) => text
+                .parse()
+                .map_err(|_| bad(format!("\"recordings\" is {text:?}, not a count")))?,
+            None => 0,
+        };
+        Self::new(model, dim, vectors, sources, labels)
+            .and_then(|index| index.with_recordings(recordings))
+            .map_err(|e| bad(e.to_string()))
     }
+}
+
+/// A source as an index stores it: a file (or `file#N`) by its absolute path; anything else
+/// (a dataset split such as `fashion-mnist:test#3`) as it is.
+pub fn canonical_source(source: &str) -> String {
+    let absolute = |p: &str| {
+        std::fs::canonicalize(p)
+            .ok()
+            .and_then(|a| a.to_str().map(str::to_string))
+    };
+    if Path::new(source).exists() {
+        return absolute(source).unwrap_or_else(|| source.to_string());
+    }
+    if let Some((base, n)) = source.rsplit_once('#')
+        && Path::new(base).is_file()
+        && let Some(a) = absolute(base)
+    {
+        return format!("{a}#{n}");
+    }
+    source.to_string()
 }
 
 /// A row and its squared distance, ordered by distance then row.

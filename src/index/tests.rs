@@ -126,3 +126,37 @@ fn distances_over_simd_lanes_and_the_tail() {
     let found = index.nearest(&a, 1).unwrap();
     assert_eq!(found[0].distance, 385f32.sqrt());
 }
+
+#[test]
+fn searching_part_of_the_rows_and_recordings_kept_in_the_file() {
+    // The first two rows are recordings; from the origin, among rows 2..5: 1, 1, 10.
+    let index = plane().with_recordings(2).unwrap();
+    let found = index.nearest_within(&[0.0, 0.0], 5, 2..5).unwrap();
+    assert_eq!(rows_and_distances(&found), [(2, 1.0), (3, 1.0), (4, 10.0)]);
+    let found = index.nearest_within(&[0.0, 0.0], 5, 0..2).unwrap();
+    assert_eq!(rows_and_distances(&found), [(0, 0.0), (1, 5.0)]);
+    assert!(index.nearest_within(&[0.0, 0.0], 1, 3..6).is_err());
+    assert!(plane().with_recordings(6).is_err());
+    let back =
+        EmbeddingIndex::from_bytes(Path::new("r.index"), &index.to_bytes().unwrap()).unwrap();
+    assert_eq!(back.recordings(), 2);
+    assert_eq!(back, index);
+    // Files are stored by absolute path, dataset names as they are.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.png");
+    std::fs::write(&file, b"").unwrap();
+    let absolute = std::fs::canonicalize(&file).unwrap();
+    let dotted = dir.path().join(".").join("x.png");
+    assert_eq!(
+        canonical_source(dotted.to_str().unwrap()),
+        absolute.to_str().unwrap()
+    );
+    assert_eq!(
+        canonical_source(&format!("{}#3", dotted.display())),
+        format!("{}#3", absolute.display())
+    );
+    assert_eq!(
+        canonical_source("fashion-mnist:test#3"),
+        "fashion-mnist:test#3"
+    );
+}
