@@ -62,9 +62,14 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     };
     if model.net.is_pseudo() {
         if !is_wav(recording) {
+            let folder = [&args.a, &args.b]
+                .into_iter()
+                .find(|i| std::path::Path::new(i).is_dir())
+                .map(|f| format!(" ({f} is a folder)"))
+                .unwrap_or_default();
             anyhow::bail!(
-                "neither {} nor {} is a recording (a .wav file); a pseudo-Siamese model compares \
-                 a recording with an image",
+                "neither {} nor {} is a recording (a .wav file){folder}; a pseudo-Siamese model \
+                 compares a recording with an image",
                 args.a,
                 args.b
             );

@@ -241,7 +241,24 @@ fn check_size(source: &str, rows: usize, cols: usize, prep: &ImagePrep) -> Resul
 
 /// The images of an IDX file (3-D: count x rows x cols), inverted when `prep` says so.
 fn idx_images(path: &Path, prep: &ImagePrep, out: &mut EmbedInputs) -> Result<(), InferError> {
-    let array = read_idx(path)?;
+    // A file named like neither an image nor an IDX file (.gz, ubyte, idx) that does not read
+    // as IDX is called what it is, not a broken download.
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let idx_like = ["idx", "ubyte", ".gz"].iter().any(|m| name.contains(m));
+    let array = read_idx(path).map_err(|e| {
+        if idx_like {
+            InferError::from(e)
+        } else {
+            InferError::Invalid(format!(
+                "{}: neither an image file (.png, .jpg, .jpeg, .bmp, .gif, .tif, .tiff, .webp) nor \
+                 an IDX image file",
+                path.display()
+            ))
+        }
+    })?;
     let [count, rows, cols] = array.dims[..] else {
         return Err(InferError::Invalid(format!(
             "{}: an IDX array of {} dimension(s) {:?}; IDX images have 3 (count x rows x cols) \
