@@ -114,7 +114,7 @@ impl EmbeddingIndex {
                 "embeddings of 0 values cannot be indexed".into(),
             ));
         }
-        if vectors.len() % dim != 0 {
+        if !vectors.len().is_multiple_of(dim) {
             return Err(IndexError::Invalid(format!(
                 "{} values do not make rows of {dim}",
                 vectors.len()
@@ -300,7 +300,7 @@ impl EmbeddingIndex {
         queries: &[f32],
         k: usize,
     ) -> Result<Vec<Vec<Neighbour>>, IndexError> {
-        if queries.len() % self.dim != 0 {
+        if !queries.len().is_multiple_of(self.dim) {
             return Err(IndexError::Invalid(format!(
                 "{} query values do not make rows of {}",
                 queries.len(),
