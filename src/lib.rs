@@ -23,4 +23,5 @@ pub mod ops;
 pub mod optim;
 pub mod rng;
 pub mod sampling;
+pub mod serve;
 pub mod train;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::data_root;
+use common::{data_root, http, start_server, stop_server};
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -701,6 +701,38 @@ fn a_pseudo_siamese_model_matches_recordings_with_images() {
         let d = found[0]["distance"].as_f64().unwrap();
         assert!((d - distance).abs() < 1e-4, "{d} against {distance}");
     }
+    // The service takes the recording's and the image's bytes, in either order, to the same
+    // distance; two images are refused.
+    let (server, addr) = start_server(dir.path(), &["--model", "ps"]);
+    let b64 = |p: &Path| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).unwrap())
+    };
+    let (clip, seven) = (b64(&wav), b64(&dir.path().join("seven.png")));
+    for (a, b) in [(&clip, &seven), (&seven, &clip)] {
+        let (status, answer) = http(
+            &addr,
+            "POST",
+            "/compare",
+            &format!(r#"{{"a": "{a}", "b": "{b}"}}"#),
+        );
+        assert_eq!(status, 200, "{answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        let d = answer["distance"].as_f64().unwrap();
+        assert!((d - distance).abs() < 1e-5, "{d} against {distance}");
+    }
+    let (status, answer) = http(
+        &addr,
+        "POST",
+        "/compare",
+        &format!(r#"{{"a": "{seven}", "b": "{seven}"}}"#),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        answer.contains("compares a recording with an image"),
+        "{answer}"
+    );
+    stop_server(server);
     expect_error(
         dir.path(),
         &["embed", "--model", "ps", "no-such.wav"],

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::data_root;
+use common::{data_root, http, start_server, stop_server};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -613,4 +613,85 @@ fn index_and_search_find_the_nearest_images() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn serve_answers_compare_embed_and_search_over_http() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let run = trained_run().to_str().unwrap();
+    let (a, b) = (dir.path().join("a.png"), dir.path().join("b.png"));
+    save_test_png(0, &a);
+    save_test_png(1, &b);
+    let index = dir.path().join("g.safetensors");
+    let o = siamese(&[
+        "index",
+        "--model",
+        run,
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "-o",
+        index.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (server, addr) = start_server(
+        Path::new("."),
+        &["--model", run, "--index", index.to_str().unwrap()],
+    );
+    let b64 =
+        |p: &Path| base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).unwrap());
+    let value = |text: &str| -> serde_json::Value { serde_json::from_str(text).unwrap() };
+
+    let (status, health) = http(&addr, "GET", "/health", "");
+    assert_eq!(status, 200);
+    assert_eq!(value(&health)["index_rows"], 2);
+    // The distance compare gives on the command line.
+    let cli = siamese(&[
+        "compare",
+        "--model",
+        run,
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--json",
+    ]);
+    let cli: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    let request = format!(r#"{{"a": "{}", "b": "{}"}}"#, b64(&a), b64(&b));
+    let (status, answer) = http(&addr, "POST", "/compare", &request);
+    assert_eq!(status, 200, "{answer}");
+    let answer = value(&answer);
+    assert_eq!(answer["distance"], cli["distance"]);
+    assert_eq!(answer["same"], cli["same"]);
+    let request = format!(r#"{{"inputs": ["{}"]}}"#, b64(&a));
+    let (status, answer) = http(&addr, "POST", "/embed", &request);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        value(&answer)["embeddings"][0].as_array().unwrap().len(),
+        128
+    );
+    // Its own image is the nearest row of the index.
+    let request = format!(r#"{{"input": "{}", "k": 1}}"#, b64(&b));
+    let (status, answer) = http(&addr, "POST", "/search", &request);
+    assert_eq!(status, 200, "{answer}");
+    let nearest = &value(&answer)["neighbours"][0];
+    assert_eq!(nearest["row"], 1);
+    assert!(nearest["distance"].as_f64().unwrap() < 1e-5, "{nearest}");
+    // Bad requests: 400 with the reason as JSON, naming the field.
+    let (status, answer) = http(&addr, "POST", "/compare", r#"{"a": "%%", "b": "x"}"#);
+    assert_eq!(status, 400);
+    assert!(
+        value(&answer)["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("a: not base64")
+    );
+    let (status, answer) = http(&addr, "POST", "/search", "not json");
+    assert_eq!(status, 400);
+    assert!(
+        value(&answer)["error"]
+            .as_str()
+            .unwrap()
+            .contains("expected")
+    );
+    // Ctrl-C stops it cleanly.
+    stop_server(server);
 }

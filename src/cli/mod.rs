@@ -8,6 +8,7 @@ mod evaluate;
 mod index;
 mod logging;
 mod search;
+mod serve;
 mod train;
 
 use std::process::ExitCode;
@@ -48,6 +49,8 @@ pub enum Command {
     /// The nearest neighbours of queries in an index, with distances, verdicts at the model's
     /// threshold and, for labelled queries, precision@k.
     Search(search::SearchArgs),
+    /// Serve a model (and an index) over HTTP: JSON routes /health, /compare, /embed, /search.
+    Serve(serve::ServeArgs),
     /// Measure training-step and embedding throughput of the chapter's model.
     Bench(bench::BenchArgs),
 }
@@ -75,6 +78,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => {
             logging::init_stderr(cli.verbose, cli.quiet);
             search::run(args)
+        }
+        Command::Serve(args) => {
+            logging::init_stderr(cli.verbose, cli.quiet);
+            serve::run(args)
         }
         Command::Bench(args) => {
             logging::init_stderr(cli.verbose, cli.quiet);

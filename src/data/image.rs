@@ -58,6 +58,16 @@ pub fn load_image(path: &Path, prep: &ImagePrep) -> Result<Vec<u8>, DataError> {
     Ok(prepare(&decoded, prep))
 }
 
+/// [`load_image`] of an image file's bytes, its format told by its content; `name` names it
+/// in errors.
+pub fn load_image_bytes(name: &Path, bytes: &[u8], prep: &ImagePrep) -> Result<Vec<u8>, DataError> {
+    let decoded = image::load_from_memory(bytes).map_err(|e| DataError::Image {
+        path: name.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(prepare(&decoded, prep))
+}
+
 /// [`load_image`] for an image already decoded.
 pub fn prepare(image: &DynamicImage, prep: &ImagePrep) -> Vec<u8> {
     let background: u16 = if prep.invert { 255 } else { 0 };

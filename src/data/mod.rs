@@ -24,7 +24,7 @@ pub use error::DataError;
 pub use folder::{FolderSet, load_folder};
 pub use fsdd::{AudioImageSet, Digits, FSDD, Takes, cross_pairs, load_fsdd, load_spoken_mnist};
 pub use idx::{IDX_TYPE_U8, IdxArray, parse_idx, read_idx};
-pub use image::{ImagePrep, files_under, image_files, load_image};
+pub use image::{ImagePrep, files_under, image_files, load_image, load_image_bytes};
 pub use mnist::{
     ClassId, IMAGES_MAGIC, IdxDataset, ImageSet, LABELS_MAGIC, Split, TEST_IMAGES, TEST_LABELS,
     TRAIN_IMAGES, TRAIN_LABELS, ensure_files, ensure_split, load_split, resolve_data_dir,

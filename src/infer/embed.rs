@@ -163,13 +163,19 @@ pub fn gather_inputs(
 /// left input: its 8-bit log-mel image, as training computed it. An error, naming the file, for
 /// another rate or a clip with no sound in it.
 pub fn recording_image(path: &Path) -> Result<Vec<u8>, InferError> {
-    use crate::data::audio::{MelSpec, read_wav};
+    let bytes = std::fs::read(path).map_err(|e| crate::data::DataError::io(path, e))?;
+    recording_image_from_bytes(path, &bytes)
+}
+
+/// [`recording_image`] of a WAV file's bytes; `name` names it in errors.
+pub fn recording_image_from_bytes(name: &Path, bytes: &[u8]) -> Result<Vec<u8>, InferError> {
+    use crate::data::audio::{MelSpec, read_wav_bytes};
     let spec = MelSpec::spoken_digits();
-    let (samples, rate) = read_wav(path)?;
+    let (samples, rate) = read_wav_bytes(name, bytes)?;
     if rate != spec.sample_rate {
         return Err(InferError::Invalid(format!(
             "{}: sample rate {rate} Hz; the model was trained on {} Hz recordings",
-            path.display(),
+            name.display(),
             spec.sample_rate
         )));
     }
@@ -178,7 +184,7 @@ pub fn recording_image(path: &Path) -> Result<Vec<u8>, InferError> {
     if image.iter().all(|&v| v == 0) {
         return Err(InferError::Invalid(format!(
             "{}: no sound in it (silent, or shorter than one {}-sample frame)",
-            path.display(),
+            name.display(),
             spec.n_fft
         )));
     }

@@ -8,7 +8,7 @@ mod sets;
 
 pub use embed::{
     EmbedFormat, EmbedInputs, Embedded, embed_sources, encode_embeddings, gather_inputs,
-    gather_recordings, is_wav, recording_image, rows_file,
+    gather_recordings, is_wav, recording_image, recording_image_from_bytes, rows_file,
 };
 pub use model::{InferError, TrainedModel, pair_distances};
 pub use report::{

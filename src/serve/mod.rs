@@ -1,0 +1,335 @@
+//! The HTTP service: a trained model (and optionally an index of its embeddings) answering
+//! JSON requests.
+//!
+//! | route | request | answer |
+//! | --- | --- | --- |
+//! | `GET /health` | | the model, its threshold and embedding size, the index's rows |
+//! | `POST /compare` | `{"a": B64, "b": B64}` | `{"distance", "threshold", "same"}` |
+//! | `POST /embed` | `{"inputs": [B64, ...]}` | `{"dim", "embeddings": [[...], ...]}` |
+//! | `POST /search` | `{"input": B64, "k": 5}` | `{"neighbours": [{"row", "source", "label", "distance", "same"}]}` |
+//!
+//! `B64` is a file's bytes in standard base64: an image (PNG, JPEG, BMP, GIF, TIFF, WebP,
+//! told by content) or, for a pseudo-Siamese model, a WAV recording (told by its `RIFF`
+//! header). Label convention as everywhere: `same` is true when the distance is below the
+//! model's threshold. A bad request gets status 400 and `{"error": "..."}` naming the field;
+//! the model's work runs on the blocking pool, one request at a time (each one already uses
+//! every core).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::data::{ImagePrep, load_image_bytes};
+use crate::index::{EmbeddingIndex, canonical_source};
+use crate::infer::{TrainedModel, recording_image_from_bytes};
+
+/// Largest request body accepted (bytes).
+pub const MAX_BODY: usize = 32 << 20;
+
+/// What the service holds.
+pub struct Service {
+    model: Mutex<TrainedModel>,
+    index: Option<EmbeddingIndex>,
+    prep: ImagePrep,
+    pseudo: bool,
+    threshold: f32,
+    dim: usize,
+    run: String,
+}
+
+impl Service {
+    /// A service of `model`, with `index` for `/search` (checked to be the model's).
+    pub fn new(
+        model: TrainedModel,
+        index: Option<EmbeddingIndex>,
+        invert: bool,
+    ) -> Result<Self, String> {
+        model.check_embeds().map_err(|e| e.to_string())?;
+        if let Some(index) = &index {
+            index.check_model(&model).map_err(|e| e.to_string())?;
+        }
+        Ok(Self {
+            prep: model.image_prep(invert),
+            pseudo: model.net.is_pseudo(),
+            threshold: model.threshold(),
+            dim: model.embedding_dim(),
+            run: canonical_source(&model.run.root().to_string_lossy()),
+            model: Mutex::new(model),
+            index,
+        })
+    }
+}
+
+/// The routes of the service.
+pub fn router(service: Arc<Service>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/compare", post(compare))
+        .route("/embed", post(embed))
+        .route("/search", post(search))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(service)
+}
+
+/// An answer with an error status: `{"error": message}`.
+struct Failure(StatusCode, String);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn bad(message: impl Into<String>) -> Failure {
+    Failure(StatusCode::BAD_REQUEST, message.into())
+}
+
+/// The request body, or a 400 answer in JSON saying why it is not the expected JSON.
+fn body<T>(payload: Result<Json<T>, JsonRejection>, expected: &str) -> Result<T, Failure> {
+    payload
+        .map(|Json(request)| request)
+        .map_err(|e| bad(format!("{}; expected {expected}", e.body_text())))
+}
+
+/// One decoded input: its pixels and whether it is a recording.
+struct Input {
+    pixels: Vec<u8>,
+    recording: bool,
+}
+
+/// Decode the base64 `text` of field `field` into model input.
+fn decode(service: &Service, field: &str, text: &str) -> Result<Input, Failure> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| bad(format!("{field}: not base64 ({e})")))?;
+    let name = Path::new(field);
+    if bytes.starts_with(b"RIFF") {
+        if !service.pseudo {
+            return Err(bad(format!(
+                "{field}: a WAV recording; only a pseudo-Siamese model takes recordings"
+            )));
+        }
+        let pixels = recording_image_from_bytes(name, &bytes).map_err(|e| bad(e.to_string()))?;
+        return Ok(Input {
+            pixels,
+            recording: true,
+        });
+    }
+    let pixels = load_image_bytes(name, &bytes, &service.prep).map_err(|e| {
+        bad(format!(
+            "{e} (expected an image file's bytes, or a WAV recording's for a pseudo-Siamese model)"
+        ))
+    })?;
+    Ok(Input {
+        pixels,
+        recording: false,
+    })
+}
+
+/// Run `work` with the model on the blocking pool.
+async fn with_model<T: Send + 'static>(
+    service: &Arc<Service>,
+    work: impl FnOnce(&Service, &TrainedModel) -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    let service = Arc::clone(service);
+    tokio::task::spawn_blocking(move || {
+        let model = service
+            .model
+            .lock()
+            .map_err(|_| Failure(StatusCode::INTERNAL_SERVER_ERROR, "model lock".into()))?;
+        work(&service, &model)
+    })
+    .await
+    .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+fn internal(e: impl std::fmt::Display) -> Failure {
+    Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+async fn health(State(service): State<Arc<Service>>) -> Json<Value> {
+    Json(json!({
+        "status": "ok",
+        "model": service.run,
+        "threshold": service.threshold,
+        "embedding_dim": service.dim,
+        "pseudo_siamese": service.pseudo,
+        "index_rows": service.index.as_ref().map(EmbeddingIndex::len),
+    }))
+}
+
+#[derive(Deserialize)]
+struct CompareRequest {
+    a: String,
+    b: String,
+}
+
+#[derive(Serialize)]
+struct CompareAnswer {
+    distance: f32,
+    threshold: f32,
+    same: bool,
+}
+
+async fn compare(
+    State(service): State<Arc<Service>>,
+    payload: Result<Json<CompareRequest>, JsonRejection>,
+) -> Result<Json<CompareAnswer>, Failure> {
+    let request = body(payload, r#"{"a": base64, "b": base64}"#)?;
+    with_model(&service, move |service, model| {
+        let a = decode(service, "a", &request.a)?;
+        let b = decode(service, "b", &request.b)?;
+        let (left, right) = match (a.recording, b.recording) {
+            (false, false) if service.pseudo => {
+                return Err(bad(
+                    "a and b: a pseudo-Siamese model compares a recording with an image",
+                ));
+            }
+            (true, true) => {
+                return Err(bad(
+                    "a and b: two recordings; a pseudo-Siamese model compares a recording with \
+                     an image",
+                ));
+            }
+            // A recording goes left, through its own branch.
+            (false, true) => (b, a),
+            _ => (a, b),
+        };
+        let distance = model
+            .compare_pixels(&left.pixels, &right.pixels)
+            .map_err(internal)?;
+        Ok(Json(CompareAnswer {
+            distance,
+            threshold: service.threshold,
+            same: distance < service.threshold,
+        }))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct EmbedRequest {
+    inputs: Vec<String>,
+}
+
+async fn embed(
+    State(service): State<Arc<Service>>,
+    payload: Result<Json<EmbedRequest>, JsonRejection>,
+) -> Result<Json<Value>, Failure> {
+    let request = body(payload, r#"{"inputs": [base64, ...]}"#)?;
+    if request.inputs.is_empty() {
+        return Err(bad("inputs: an empty list; give one base64 file or more"));
+    }
+    with_model(&service, move |service, model| {
+        let mut rows = Vec::with_capacity(request.inputs.len());
+        for (i, text) in request.inputs.iter().enumerate() {
+            let input = decode(service, &format!("inputs[{i}]"), text)?;
+            let vector = if input.recording {
+                model.embed_recordings(&input.pixels, 1, 1)
+            } else {
+                model.embed(&input.pixels, 1, 1)
+            }
+            .map_err(internal)?;
+            rows.push(vector);
+        }
+        Ok(Json(json!({ "dim": service.dim, "embeddings": rows })))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct SearchRequest {
+    input: String,
+    #[serde(default = "default_k")]
+    k: usize,
+}
+
+fn default_k() -> usize {
+    5
+}
+
+async fn search(
+    State(service): State<Arc<Service>>,
+    payload: Result<Json<SearchRequest>, JsonRejection>,
+) -> Result<Json<Value>, Failure> {
+    let request = body(payload, r#"{"input": base64, "k": 5}"#)?;
+    if service.index.is_none() {
+        return Err(bad(
+            "this service has no index: start it with --index FILE (from `siamese index`)",
+        ));
+    }
+    if request.k == 0 {
+        return Err(bad("k: must be at least 1"));
+    }
+    with_model(&service, move |service, model| {
+        let index = service.index.as_ref().ok_or_else(|| bad("no index"))?;
+        let input = decode(service, "input", &request.input)?;
+        let vector = if input.recording {
+            model.embed_recordings(&input.pixels, 1, 1)
+        } else {
+            model.embed(&input.pixels, 1, 1)
+        }
+        .map_err(internal)?;
+        // A pseudo-Siamese model matches recordings with images only, as `search` does.
+        let rows = match (service.pseudo, input.recording) {
+            (false, _) => 0..index.len(),
+            (true, true) => index.recordings()..index.len(),
+            (true, false) => 0..index.recordings(),
+        };
+        let found = index
+            .nearest_within(&vector, request.k, rows)
+            .map_err(internal)?;
+        let neighbours: Vec<Value> = found
+            .iter()
+            .map(|n| {
+                json!({
+                    "row": n.row,
+                    "source": index.source(n.row),
+                    "label": index.label(n.row),
+                    "distance": n.distance,
+                    "same": n.distance < service.threshold,
+                })
+            })
+            .collect();
+        Ok(Json(json!({ "neighbours": neighbours })))
+    })
+    .await
+}
+
+/// Serve on `listener` until Ctrl-C or SIGTERM, then finish the requests under way.
+pub async fn serve(listener: tokio::net::TcpListener, service: Service) -> std::io::Result<()> {
+    axum::serve(listener, router(Arc::new(service)))
+        .with_graceful_shutdown(shutdown())
+        .await
+}
+
+async fn shutdown() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
