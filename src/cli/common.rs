@@ -1,6 +1,6 @@
 //! Flags shared by the commands that use a trained model.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
@@ -14,6 +14,13 @@ pub struct ModelArgs {
     /// The run folder of a finished `siamese train` (it holds model.json and the weights).
     #[arg(long, value_name = "RUN")]
     pub model: PathBuf,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+/// Where a model runs and how it takes images.
+#[derive(Debug, Args)]
+pub struct DeviceArgs {
     /// Compute backend: flex (CPU), cuda or wgpu (the last two need those cargo features).
     #[arg(long, default_value = "flex")]
     pub backend: String,
@@ -29,11 +36,23 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// Size the thread pool, pick the device and load the model.
     pub fn open(&self) -> anyhow::Result<TrainedModel> {
+        self.device.open(&self.model)
+    }
+
+    /// Whether user images are to be inverted.
+    pub fn invert(&self) -> bool {
+        self.device.invert
+    }
+}
+
+impl DeviceArgs {
+    /// Size the thread pool, pick the device and load the model in `run`.
+    pub fn open(&self, run: &Path) -> anyhow::Result<TrainedModel> {
         let backend = BackendKind::parse(&self.backend).map_err(anyhow::Error::msg)?;
         init_threads(self.threads).map_err(anyhow::Error::msg)?;
         let device = backend.device().map_err(anyhow::Error::msg)?;
-        TrainedModel::open(&self.model, &device)
-            .with_context(|| format!("loading the model in {}", self.model.display()))
+        TrainedModel::open(run, &device)
+            .with_context(|| format!("loading the model in {}", run.display()))
     }
 }
 

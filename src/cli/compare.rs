@@ -41,7 +41,7 @@ struct Verdict {
 
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let model = args.model.open()?;
-    let (prep, data) = args.data.for_inputs(&model, args.model.invert);
+    let (prep, data) = args.data.for_inputs(&model, args.model.invert());
     let mut images = Vec::with_capacity(2);
     let mut left_pixels = None;
     if !model.net.is_pseudo()

@@ -70,7 +70,7 @@ pub fn run(args: EmbedArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--batch-size must be at least 1");
     }
     let model = args.model.open()?;
-    let (prep, data) = args.data.for_inputs(&model, args.model.invert);
+    let (prep, data) = args.data.for_inputs(&model, args.model.invert());
     let started = Instant::now();
     let embedded = embed_sources(&model, &args.inputs, &prep, &data, args.batch_size)?;
     let seconds = started.elapsed().as_secs_f64();

@@ -134,7 +134,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         )
     };
     let opts = EvalOptions {
-        data: args.data.options(args.model.invert, args.eval_seed),
+        data: args.data.options(args.model.invert(), args.eval_seed),
         batch: args.batch_size,
         figures,
     };

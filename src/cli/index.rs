@@ -49,7 +49,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let model = args.model.open()?;
-    let (prep, data) = args.data.for_inputs(&model, args.model.invert);
+    let (prep, data) = args.data.for_inputs(&model, args.model.invert());
     let started = Instant::now();
     let embedded = embed_sources(&model, &args.inputs, &prep, &data, args.batch_size)?;
     let index = EmbeddingIndex::build(&model, embedded)?;

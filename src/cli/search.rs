@@ -11,7 +11,7 @@ use serde::Serialize;
 use siamese::index::{EmbeddingIndex, Neighbour, canonical_source};
 use siamese::infer::embed_sources;
 
-use super::common::{DataArgs, ModelArgs};
+use super::common::{DataArgs, DeviceArgs};
 
 /// Flags of `siamese search`.
 #[derive(Debug, Args)]
@@ -36,15 +36,8 @@ pub struct SearchArgs {
     /// is also in the index.
     #[arg(long)]
     pub skip_self: bool,
-    /// Compute backend: flex (CPU), cuda or wgpu (the last two need those cargo features).
-    #[arg(long, default_value = "flex")]
-    pub backend: String,
-    /// CPU threads for the compute pool [default: one per core].
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Invert query images before use (for a dark object on a light background).
-    #[arg(long)]
-    pub invert: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     /// Images per batch when embedding the queries.
     #[arg(long, default_value_t = 1024)]
     pub batch_size: usize,
@@ -114,17 +107,11 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
             run
         }
     };
-    let opener = ModelArgs {
-        model: run.clone(),
-        backend: args.backend.clone(),
-        threads: args.threads,
-        invert: args.invert,
-    };
-    let model = opener.open()?;
+    let model = args.device.open(&run)?;
     index
         .check_model(&model)
         .with_context(|| format!("--index {}", args.index.display()))?;
-    let (prep, data) = args.data.for_inputs(&model, args.invert);
+    let (prep, data) = args.data.for_inputs(&model, args.device.invert);
     let queries = embed_sources(&model, &args.queries, &prep, &data, args.batch_size)?;
     let threshold = model.threshold();
     // A pseudo-Siamese model learnt to match recordings with images only: a recording is

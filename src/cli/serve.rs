@@ -30,7 +30,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Some(EmbeddingIndex::read(path).context("--index")?),
         None => None,
     };
-    let service = Service::new(model, index, args.model.invert)
+    let service = Service::new(model, index, args.model.invert())
         .map_err(|e| anyhow::anyhow!("{e}"))
         .context("--index")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
