@@ -661,12 +661,33 @@ fn serve_answers_compare_embed_and_search_over_http() {
     let answer = value(&answer);
     assert_eq!(answer["distance"], cli["distance"]);
     assert_eq!(answer["same"], cli["same"]);
-    let request = format!(r#"{{"inputs": ["{}"]}}"#, b64(&a));
+    // Two embeddings in one batch, as far apart as compare says.
+    let request = format!(r#"{{"inputs": ["{}", "{}"]}}"#, b64(&a), b64(&b));
     let (status, answer) = http(&addr, "POST", "/embed", &request);
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(
-        value(&answer)["embeddings"][0].as_array().unwrap().len(),
-        128
+    let rows: Vec<Vec<f64>> = value(&answer)["embeddings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!((rows.len(), rows[0].len()), (2, 128));
+    let apart: f64 = rows[0]
+        .iter()
+        .zip(&rows[1])
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f64>()
+        .sqrt();
+    let cli_distance = cli["distance"].as_f64().unwrap();
+    assert!(
+        (apart - cli_distance).abs() < 1e-4,
+        "{apart} against {cli_distance}"
     );
     // Its own image is the nearest row of the index.
     let request = format!(r#"{{"input": "{}", "k": 1}}"#, b64(&b));

@@ -230,17 +230,41 @@ async fn embed(
         return Err(bad("inputs: an empty list; give one base64 file or more"));
     }
     with_model(&service, move |service, model| {
-        let mut rows = Vec::with_capacity(request.inputs.len());
-        for (i, text) in request.inputs.iter().enumerate() {
-            let input = decode(service, &format!("inputs[{i}]"), text)?;
-            let vector = if input.recording {
-                model.embed_recordings(&input.pixels, 1, 1)
-            } else {
-                model.embed(&input.pixels, 1, 1)
+        let inputs = request
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, text)| decode(service, &format!("inputs[{i}]"), text))
+            .collect::<Result<Vec<Input>, Failure>>()?;
+        // Images in one batch, recordings in another, then back in the order given.
+        let batch = |recording: bool| -> Result<Vec<f32>, Failure> {
+            let pixels: Vec<u8> = inputs
+                .iter()
+                .filter(|i| i.recording == recording)
+                .flat_map(|i| i.pixels.iter().copied())
+                .collect();
+            let count = inputs.iter().filter(|i| i.recording == recording).count();
+            match (count, recording) {
+                (0, _) => Ok(Vec::new()),
+                (_, true) => model.embed_recordings(&pixels, count, count),
+                (_, false) => model.embed(&pixels, count, count),
             }
-            .map_err(internal)?;
-            rows.push(vector);
-        }
+            .map_err(internal)
+        };
+        let (images, recordings) = (batch(false)?, batch(true)?);
+        let (mut next_image, mut next_recording) =
+            (images.chunks(service.dim), recordings.chunks(service.dim));
+        let rows: Vec<&[f32]> = inputs
+            .iter()
+            .map(|i| {
+                if i.recording {
+                    next_recording.next()
+                } else {
+                    next_image.next()
+                }
+                .unwrap_or_default()
+            })
+            .collect();
         Ok(Json(json!({ "dim": service.dim, "embeddings": rows })))
     })
     .await
