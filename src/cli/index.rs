@@ -40,7 +40,16 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("-o -: an index is a binary file; name the file to write");
     }
     super::embed::check_output_folder(&args.output)?;
-    // Only an index is ever replaced: never a model's weights, an input, or another file.
+    // Only an index is ever replaced: never a model's weights, an input, or another file;
+    // and nothing but a regular file is opened to find out (a FIFO would block).
+    if let Ok(meta) = std::fs::symlink_metadata(&args.output)
+        && !meta.is_file()
+    {
+        anyhow::bail!(
+            "-o {}: not a regular file; name a file for the index",
+            args.output.display()
+        );
+    }
     if args.output.exists() && EmbeddingIndex::read(&args.output).is_err() {
         anyhow::bail!(
             "-o {}: the file exists and is not a siamese index; it is left alone (remove it, or \

@@ -53,13 +53,16 @@ struct Report {
     /// The model's threshold: a neighbour nearer than this is judged the same.
     threshold: f32,
     k: usize,
+    /// Whether the model is pseudo-Siamese (recordings matched with images only).
+    pseudo: bool,
     queries: Vec<QueryResult>,
     /// Queries that carry a label and found neighbours (the retrieval figures use these).
     labelled_queries: usize,
-    /// Of those, queries that found fewer than k neighbours (their precision is over those
+    /// Queries that found fewer than k neighbours (a labelled one's precision is over those
     /// found).
     short_of_k: usize,
-    /// Labelled queries left with no neighbour at all (left out of the figures).
+    /// Queries left with no neighbour at all (left out of the figures): an index too small,
+    /// or for a pseudo-Siamese model one with none of the other kind of input.
     without_neighbours: usize,
     /// Mean share of a labelled query's neighbours that carry its label.
     precision_at_k: Option<f64>,
@@ -126,23 +129,6 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
             0..index.recordings()
         }
     };
-    if pseudo {
-        let (images, recordings) = (index.len() - index.recordings(), index.recordings());
-        if queries.recordings > 0 && images == 0 {
-            anyhow::bail!(
-                "--index {} holds no images to match the recordings against (a pseudo-Siamese \
-                 model matches recordings with images)",
-                args.index.display()
-            );
-        }
-        if queries.images > 0 && recordings == 0 {
-            anyhow::bail!(
-                "--index {} holds no recordings to match the images against (a pseudo-Siamese \
-                 model matches images with recordings)",
-                args.index.display()
-            );
-        }
-    }
     // Rows that are a query (the same file, wherever it was named from) are asked for on top
     // of k, then left out.
     let query_keys: Vec<String> = queries
@@ -205,16 +191,17 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     });
     let nearest_neighbour_accuracy =
         mean(&|r| f64::from(u8::from(r.neighbours[0].label == r.label)));
-    let short_of_k = answered
+    let short_of_k = results
         .iter()
-        .filter(|r| r.neighbours.len() < args.k)
+        .filter(|r| !r.neighbours.is_empty() && r.neighbours.len() < args.k)
         .count();
-    let without_neighbours = labelled.len() - answered.len();
+    let without_neighbours = results.iter().filter(|r| r.neighbours.is_empty()).count();
     let report = Report {
         index: args.index.clone(),
         model: run,
         threshold,
         k: args.k,
+        pseudo,
         labelled_queries: answered.len(),
         short_of_k,
         without_neighbours,
@@ -275,8 +262,14 @@ fn print_table(report: &Report) {
     }
     if report.without_neighbours > 0 {
         println!(
-            "({} of the labelled queries had no neighbour and are left out of the figures)",
-            report.without_neighbours
+            "({} of the queries had no neighbour{}, and are left out of the figures)",
+            report.without_neighbours,
+            if report.pseudo {
+                ": a pseudo-Siamese model matches recordings with images, and the index holds \
+                 none of their other kind"
+            } else {
+                ""
+            }
         );
     }
 }

@@ -60,11 +60,27 @@ pub fn load_image(path: &Path, prep: &ImagePrep) -> Result<Vec<u8>, DataError> {
 
 /// [`load_image`] of an image file's bytes, its format told by its content; `name` names it
 /// in errors.
-pub fn load_image_bytes(name: &Path, bytes: &[u8], prep: &ImagePrep) -> Result<Vec<u8>, DataError> {
-    let decoded = image::load_from_memory(bytes).map_err(|e| DataError::Image {
+/// `max_side` refuses an image wider or taller than that many pixels before it is unpacked.
+pub fn load_image_bytes(
+    name: &Path,
+    bytes: &[u8],
+    prep: &ImagePrep,
+    max_side: Option<u32>,
+) -> Result<Vec<u8>, DataError> {
+    let bad = |reason: String| DataError::Image {
         path: name.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| bad(e.to_string()))?;
+    if let Some(side) = max_side {
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(side);
+        limits.max_image_height = Some(side);
+        reader.limits(limits);
+    }
+    let decoded = reader.decode().map_err(|e| bad(e.to_string()))?;
     Ok(prepare(&decoded, prep))
 }
 
@@ -161,6 +177,31 @@ pub(crate) fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
 mod tests {
     use super::*;
     use image::{Rgba, RgbaImage};
+
+    /// Bytes of a PNG decode as the file would, and a side over the limit is refused before
+    /// the image is unpacked.
+    #[test]
+    fn image_bytes_and_their_size_limit() {
+        let img = GrayImage::from_fn(8, 8, |x, y| image::Luma([(x * 30 + y) as u8]));
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let prep = ImagePrep {
+            height: 8,
+            width: 8,
+            invert: false,
+        };
+        let pixels = load_image_bytes(Path::new("x"), &png, &prep, Some(8)).unwrap();
+        assert_eq!(pixels, img.into_raw());
+        let err = load_image_bytes(Path::new("x"), &png, &prep, Some(7))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("x") && err.to_lowercase().contains("limit"), "{err}");
+        let err = load_image_bytes(Path::new("notes"), b"hello", &prep, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("notes"), "{err}");
+    }
 
     fn save(dir: &Path, name: &str, image: &DynamicImage) -> PathBuf {
         let path = dir.join(name);

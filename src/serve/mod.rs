@@ -35,6 +35,9 @@ use crate::infer::{TrainedModel, recording_image_from_bytes};
 /// Largest request body accepted (bytes).
 pub const MAX_BODY: usize = 32 << 20;
 
+/// Largest image side decoded (pixels): a small file can unpack into gigabytes.
+pub const MAX_SIDE: u32 = 8192;
+
 /// What the service holds.
 pub struct Service {
     model: Mutex<TrainedModel>,
@@ -76,6 +79,19 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/compare", post(compare))
         .route("/embed", post(embed))
         .route("/search", post(search))
+        .fallback(|| async {
+            Failure(
+                StatusCode::NOT_FOUND,
+                "no such route; the routes are GET /health and POST /compare, /embed, /search"
+                    .into(),
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            Failure(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "wrong method: GET /health; POST /compare, /embed and /search".into(),
+            )
+        })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(service)
 }
@@ -93,11 +109,25 @@ fn bad(message: impl Into<String>) -> Failure {
     Failure(StatusCode::BAD_REQUEST, message.into())
 }
 
-/// The request body, or a 400 answer in JSON saying why it is not the expected JSON.
+/// At most this many characters of a reason go back (a parser's message may quote the input).
+const MAX_REASON: usize = 300;
+
+fn shortened(reason: String) -> String {
+    match reason.char_indices().nth(MAX_REASON) {
+        Some((cut, _)) => format!("{}…", &reason[..cut]),
+        None => reason,
+    }
+}
+
+/// The request body, or an answer in JSON saying why it is not the expected JSON, with the
+/// status the rejection carries (400, 413 for a body over [`MAX_BODY`], 415, 422).
 fn body<T>(payload: Result<Json<T>, JsonRejection>, expected: &str) -> Result<T, Failure> {
-    payload
-        .map(|Json(request)| request)
-        .map_err(|e| bad(format!("{}; expected {expected}", e.body_text())))
+    payload.map(|Json(request)| request).map_err(|e| {
+        Failure(
+            e.status(),
+            format!("{}; expected {expected}", shortened(e.body_text())),
+        )
+    })
 }
 
 /// One decoded input: its pixels and whether it is a recording.
@@ -118,15 +148,17 @@ fn decode(service: &Service, field: &str, text: &str) -> Result<Input, Failure> 
                 "{field}: a WAV recording; only a pseudo-Siamese model takes recordings"
             )));
         }
-        let pixels = recording_image_from_bytes(name, &bytes).map_err(|e| bad(e.to_string()))?;
+        let pixels =
+            recording_image_from_bytes(name, &bytes).map_err(|e| bad(shortened(e.to_string())))?;
         return Ok(Input {
             pixels,
             recording: true,
         });
     }
-    let pixels = load_image_bytes(name, &bytes, &service.prep).map_err(|e| {
+    let pixels = load_image_bytes(name, &bytes, &service.prep, Some(MAX_SIDE)).map_err(|e| {
         bad(format!(
-            "{e} (expected an image file's bytes, or a WAV recording's for a pseudo-Siamese model)"
+            "{} (expected an image file's bytes, or a WAV recording's for a pseudo-Siamese model)",
+            shortened(e.to_string())
         ))
     })?;
     Ok(Input {
@@ -221,10 +253,16 @@ struct EmbedRequest {
     inputs: Vec<String>,
 }
 
+#[derive(Serialize)]
+struct EmbedAnswer {
+    dim: usize,
+    embeddings: Vec<Vec<f32>>,
+}
+
 async fn embed(
     State(service): State<Arc<Service>>,
     payload: Result<Json<EmbedRequest>, JsonRejection>,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Json<EmbedAnswer>, Failure> {
     let request = body(payload, r#"{"inputs": [base64, ...]}"#)?;
     if request.inputs.is_empty() {
         return Err(bad("inputs: an empty list; give one base64 file or more"));
@@ -254,7 +292,7 @@ async fn embed(
         let (images, recordings) = (batch(false)?, batch(true)?);
         let (mut next_image, mut next_recording) =
             (images.chunks(service.dim), recordings.chunks(service.dim));
-        let rows: Vec<&[f32]> = inputs
+        let rows: Vec<Vec<f32>> = inputs
             .iter()
             .map(|i| {
                 if i.recording {
@@ -263,9 +301,13 @@ async fn embed(
                     next_image.next()
                 }
                 .unwrap_or_default()
+                .to_vec()
             })
             .collect();
-        Ok(Json(json!({ "dim": service.dim, "embeddings": rows })))
+        Ok(Json(EmbedAnswer {
+            dim: service.dim,
+            embeddings: rows,
+        }))
     })
     .await
 }
@@ -281,10 +323,24 @@ fn default_k() -> usize {
     5
 }
 
+#[derive(Serialize)]
+struct Found {
+    row: usize,
+    source: String,
+    label: String,
+    distance: f32,
+    same: bool,
+}
+
+#[derive(Serialize)]
+struct SearchAnswer {
+    neighbours: Vec<Found>,
+}
+
 async fn search(
     State(service): State<Arc<Service>>,
     payload: Result<Json<SearchRequest>, JsonRejection>,
-) -> Result<Json<Value>, Failure> {
+) -> Result<Json<SearchAnswer>, Failure> {
     let request = body(payload, r#"{"input": base64, "k": 5}"#)?;
     if service.index.is_none() {
         return Err(bad(
@@ -309,22 +365,36 @@ async fn search(
             (true, true) => index.recordings()..index.len(),
             (true, false) => 0..index.recordings(),
         };
+        if rows.is_empty() {
+            return Err(bad(format!(
+                "input: the index holds no {} to match this {} against (a pseudo-Siamese model \
+                 matches recordings with images)",
+                if input.recording {
+                    "images"
+                } else {
+                    "recordings"
+                },
+                if input.recording {
+                    "recording"
+                } else {
+                    "image"
+                }
+            )));
+        }
         let found = index
             .nearest_within(&vector, request.k, rows)
             .map_err(internal)?;
-        let neighbours: Vec<Value> = found
+        let neighbours = found
             .iter()
-            .map(|n| {
-                json!({
-                    "row": n.row,
-                    "source": index.source(n.row),
-                    "label": index.label(n.row),
-                    "distance": n.distance,
-                    "same": n.distance < service.threshold,
-                })
+            .map(|n| Found {
+                row: n.row,
+                source: index.source(n.row).to_string(),
+                label: index.label(n.row).to_string(),
+                distance: n.distance,
+                same: n.distance < service.threshold,
             })
             .collect();
-        Ok(Json(json!({ "neighbours": neighbours })))
+        Ok(Json(SearchAnswer { neighbours }))
     })
     .await
 }
