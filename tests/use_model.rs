@@ -716,7 +716,12 @@ fn serve_answers_compare_embed_and_search_over_http() {
     // Unknown routes and wrong methods answer in JSON too.
     let (status, answer) = http(&addr, "GET", "/nowhere", "");
     assert_eq!(status, 404);
-    assert!(value(&answer)["error"].as_str().unwrap().contains("/compare"));
+    assert!(
+        value(&answer)["error"]
+            .as_str()
+            .unwrap()
+            .contains("/compare")
+    );
     let (status, answer) = http(&addr, "GET", "/compare", "");
     assert_eq!(status, 405);
     assert!(value(&answer)["error"].as_str().unwrap().contains("POST"));

@@ -196,7 +196,10 @@ mod tests {
         let err = load_image_bytes(Path::new("x"), &png, &prep, Some(7))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("x") && err.to_lowercase().contains("limit"), "{err}");
+        assert!(
+            err.contains("x") && err.to_lowercase().contains("limit"),
+            "{err}"
+        );
         let err = load_image_bytes(Path::new("notes"), b"hello", &prep, None)
             .unwrap_err()
             .to_string();
