@@ -117,18 +117,9 @@ pub fn run(args: SearchArgs) -> anyhow::Result<ExitCode> {
     let (prep, data) = args.data.for_inputs(&model, args.device.invert);
     let queries = embed_sources(&model, &args.queries, &prep, &data, args.batch_size)?;
     let threshold = model.threshold();
-    // A pseudo-Siamese model learnt to match recordings with images only: a recording is
-    // looked up among the index's images, an image among its recordings.
+    // A pseudo-Siamese model's recordings are matched with images only, and back.
     let pseudo = model.net.is_pseudo();
-    let rows_for = |query: usize| {
-        if !pseudo {
-            0..index.len()
-        } else if query < queries.recordings {
-            index.recordings()..index.len()
-        } else {
-            0..index.recordings()
-        }
-    };
+    let rows_for = |query: usize| index.rows_for(pseudo, query < queries.recordings);
     // Rows that are a query (the same file, wherever it was named from) are asked for on top
     // of k, then left out.
     let query_keys: Vec<String> = queries

@@ -162,6 +162,17 @@ impl EmbeddingIndex {
         self.recordings
     }
 
+    /// The rows a query may be matched with: all of them, except for a pseudo-Siamese model
+    /// (`cross_modal`), which learnt to match recordings with images only, so a recording
+    /// query sees the image rows and an image query the recording rows.
+    pub fn rows_for(&self, cross_modal: bool, query_is_recording: bool) -> Range<usize> {
+        match (cross_modal, query_is_recording) {
+            (false, _) => 0..self.len(),
+            (true, true) => self.recordings..self.len(),
+            (true, false) => 0..self.recordings,
+        }
+    }
+
     /// The index of what `model` embedded ([`embed_sources`](crate::infer::embed_sources)).
     /// File sources are stored by their absolute paths, so that the index means the same
     /// from any working directory.

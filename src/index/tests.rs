@@ -160,3 +160,12 @@ fn searching_part_of_the_rows_and_recordings_kept_in_the_file() {
         "fashion-mnist:test#3"
     );
 }
+
+#[test]
+fn rows_a_query_may_be_matched_with() {
+    let index = plane().with_recordings(2).unwrap();
+    assert_eq!(index.rows_for(false, true), 0..5);
+    assert_eq!(index.rows_for(false, false), 0..5);
+    assert_eq!(index.rows_for(true, true), 2..5);
+    assert_eq!(index.rows_for(true, false), 0..2);
+}

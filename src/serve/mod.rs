@@ -359,12 +359,7 @@ async fn search(
             model.embed(&input.pixels, 1, 1)
         }
         .map_err(internal)?;
-        // A pseudo-Siamese model matches recordings with images only, as `search` does.
-        let rows = match (service.pseudo, input.recording) {
-            (false, _) => 0..index.len(),
-            (true, true) => index.recordings()..index.len(),
-            (true, false) => 0..index.recordings(),
-        };
+        let rows = index.rows_for(service.pseudo, input.recording);
         if rows.is_empty() {
             return Err(bad(format!(
                 "input: the index holds no {} to match this {} against (a pseudo-Siamese model \
